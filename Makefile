@@ -1,0 +1,39 @@
+# vipd — see README.md. Every target that needs system packages installs them
+# itself (scripts/install-deps.sh), so a fresh Debian 12 machine needs no hand steps.
+GO        ?= go
+BIN       := bin
+PKGS      := ./...
+TESTFLAGS ?= -count=1 -p 2 -timeout 20m
+
+.PHONY: all deps build test test-short lint bench demo clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/vipd ./cmd/vipctl ./cmd/viplab
+
+# The whole suite: unit tests, namespace end-to-end tests, keepalived interop.
+test: deps build lint
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+# Unit tests only (no root, no namespaces).
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+demo: deps build
+	$(GO) run ./cmd/viplab demo
+
+clean:
+	rm -rf $(BIN)
+	-$(GO) run ./cmd/viplab down 2>/dev/null

@@ -1,0 +1,274 @@
+package config
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestInstanceDefaults(t *testing.T) {
+	cfg, warns := mustParse(t, instanceSrc(""))
+	if len(warns) > 0 {
+		t.Errorf("warnings: %q", warns)
+	}
+	want := withDefaultGARP(&Instance{
+		Pos: Pos{"t.conf", 1}, Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 100,
+		AdvertInt: time.Second, Version: 2, Family: 4,
+		VIPs:       []VIP{{Pos: Pos{"t.conf", 5}, Prefix: netip.MustParsePrefix("192.168.1.100/24")}},
+		UnicastTTL: 255, Accept: true, DownTimerAdverts: 3,
+	})
+	if diff := cmp.Diff(want, cfg.Instance("VI_1"), cmpOpts); diff != "" {
+		t.Errorf("instance (-want +got):\n%s", diff)
+	}
+	if got := cfg.Instance("VI_1").InitialState(); got != StateBackup {
+		t.Errorf("InitialState = %q, want BACKUP", got)
+	}
+	g := cfg.Global
+	gotG := []any{g.VRRPVersion, g.GARPMasterDelay, g.GARPMasterRepeat, g.GARPMasterRefresh, g.GARPMasterRefreshRepeat,
+		g.LBDataplane, g.MetricsListen.String(), g.VRRPMcastGroup4.String(), g.VRRPMcastGroup6.String()}
+	wantG := []any{2, 5 * time.Second, 5, time.Duration(0), 1, "auto", "127.0.0.1:9650", "224.0.0.18", "ff02::12"}
+	if diff := cmp.Diff(wantG, gotG); diff != "" {
+		t.Errorf("global defaults (-want +got):\n%s", diff)
+	}
+}
+
+// TestInstanceRules covers keepalived's corrections of what was written
+// (vrrp.c vrrp_complete_instance) and the warnings that report them.
+func TestInstanceRules(t *testing.T) {
+	type view struct {
+		State                      string
+		Priority                   int
+		Nopreempt                  bool
+		PreemptDelay               time.Duration
+		AuthType, AuthPass         string
+		Version, EffVersion        int
+		AdvertInt, EffAdvertInt    time.Duration
+		Accept, Strict, LowerPrio  bool
+		VIPs                       int
+		VMAC                       string
+		GARPDelay, GARPLowerDelay  time.Duration
+		GARPRepeat, GARPLowerRepet int
+	}
+	base := view{Priority: 100, Version: 2, EffVersion: 2, AdvertInt: time.Second, EffAdvertInt: time.Second,
+		Accept: true, VIPs: 1, GARPDelay: 5 * time.Second, GARPLowerDelay: 5 * time.Second, GARPRepeat: 5, GARPLowerRepet: 5}
+	with := func(f func(v *view)) view { v := base; f(&v); return v }
+	tests := []struct {
+		name      string
+		global    string
+		body      string
+		want      view
+		wantWarns []string
+	}{
+		{
+			name: "state MASTER without priority is the address owner",
+			body: "    state MASTER\n",
+			want: with(func(v *view) { v.State, v.Priority = StateMaster, 255 }),
+		},
+		{
+			name: "nopreempt is cleared with state MASTER",
+			body: "    state MASTER\n    priority 100\n    nopreempt\n",
+			want: with(func(v *view) { v.State = StateMaster }),
+			wantWarns: []string{
+				"t.conf:9: nopreempt is ignored with state MASTER",
+			},
+		},
+		{
+			name:      "nopreempt is cleared for an address owner",
+			body:      "    priority 255\n    nopreempt\n",
+			want:      with(func(v *view) { v.Priority = 255 }),
+			wantWarns: []string{"t.conf:8: nopreempt is ignored for an address owner (priority 255)"},
+		},
+		{
+			name:      "preempt_delay is cleared with nopreempt",
+			body:      "    nopreempt\n    preempt_delay 10\n",
+			want:      with(func(v *view) { v.Nopreempt = true }),
+			wantWarns: []string{"t.conf:8: preempt_delay is ignored with nopreempt"},
+		},
+		{
+			name: "preempt_delay kept for a preempting backup",
+			body: "    state BACKUP\n    preempt_delay 2.5\n",
+			want: with(func(v *view) { v.State, v.PreemptDelay = StateBackup, 2500*time.Millisecond }),
+		},
+		{
+			name:      "auth_pass longer than 8 is truncated",
+			body:      "    authentication {\n        auth_type pass\n        auth_pass 123456789\n    }\n",
+			want:      with(func(v *view) { v.AuthType, v.AuthPass = AuthPass, "12345678" }),
+			wantWarns: []string{`t.conf:9: auth_pass longer than 8 characters; only "12345678" is used`},
+		},
+		{
+			name:      "authentication ignored with VRRPv3",
+			body:      "    version 3\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n",
+			want:      with(func(v *view) { v.Version, v.EffVersion = 3, 3 }),
+			wantWarns: []string{"t.conf:8: authentication is ignored with VRRPv3"},
+		},
+		{
+			name:      "v2 rounds advert_int to whole seconds, x.5 up",
+			body:      "    advert_int 1.5\n",
+			want:      with(func(v *view) { v.AdvertInt, v.EffAdvertInt = 1500*time.Millisecond, 2*time.Second }),
+			wantWarns: []string{"t.conf:7: advert_int 1.5 rounded to 2s for VRRPv2"},
+		},
+		{
+			name:      "v2 turns a sub-second advert_int into 1s",
+			body:      "    advert_int 0.3\n",
+			want:      with(func(v *view) { v.AdvertInt = 300 * time.Millisecond }),
+			wantWarns: []string{"t.conf:7: advert_int 0.3 rounded to 1s for VRRPv2"},
+		},
+		{
+			name:   "v3 from global keeps centiseconds",
+			global: "    vrrp_version 3\n",
+			body:   "    advert_int 0.25\n",
+			want: with(func(v *view) {
+				v.Version, v.EffVersion, v.AdvertInt, v.EffAdvertInt = 3, 3, 250*time.Millisecond, 250*time.Millisecond
+			}),
+		},
+		{
+			name: "v3 clamps to 40.95s",
+			body: "    version 3\n    advert_int 100\n",
+			want: with(func(v *view) {
+				v.Version, v.EffVersion, v.AdvertInt, v.EffAdvertInt = 3, 3, 100*time.Second, 40950*time.Millisecond
+			}),
+			wantWarns: []string{"t.conf:8: advert_int 100 rounded to 40.95s for VRRPv3"},
+		},
+		{
+			name:      "strict mode",
+			global:    "    vrrp_strict\n",
+			body:      "    state MASTER\n    priority 100\n    authentication {\n        auth_type PASS\n    }\n",
+			want:      with(func(v *view) { v.State, v.Strict, v.LowerPrio, v.Accept = StateBackup, true, true, false }),
+			wantWarns: []string{"t.conf:9: authentication is ignored in strict mode", "t.conf:7: strict mode: state MASTER needs priority 255; using BACKUP"},
+		},
+		{
+			name:   "GARP settings inherit global_defs unless overridden",
+			global: "    vrrp_garp_master_delay 2\n    vrrp_garp_master_repeat 3\n",
+			body:   "    garp_master_repeat 7\n    use_vmac\n",
+			want: with(func(v *view) {
+				v.GARPDelay, v.GARPLowerDelay, v.GARPRepeat, v.GARPLowerRepet, v.VMAC = 2*time.Second, 2*time.Second, 7, 7, "vrrp.51"
+			}),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := instanceSrc(tt.body)
+			if tt.global != "" {
+				src = instanceSrc(tt.body) + "global_defs {\n" + tt.global + "}\n"
+			}
+			cfg, warns := mustParse(t, src)
+			in := cfg.Instance("VI_1")
+			got := view{in.State, in.Priority, in.Nopreempt, in.PreemptDelay, in.AuthType, in.AuthPass,
+				in.Version, in.EffectiveVersion(), in.AdvertInt, in.EffectiveAdvertInt(), in.Accept, in.Strict,
+				in.LowerPrioNoAdvert, len(in.VIPs), in.VMACName, in.GARPMasterDelay, in.GARPLowerPrioDelay,
+				in.GARPMasterRepeat, in.GARPLowerPrioRepeat}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("instance (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantWarns, warns); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestIPv6Instance(t *testing.T) {
+	src := "vrrp_instance V6 {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n  fe80::7/64\n  2001:db8::7\n  10.0.0.7\n }\n" +
+		" virtual_ipaddress_excluded {\n  10.0.0.8/24 dev eth1 label eth1:1 scope global brd 10.0.0.255 no_track\n }\n}\n"
+	cfg, warns := mustParse(t, src)
+	in := cfg.Instance("V6")
+	if diff := cmp.Diff([]string{"t.conf:7: virtual_ipaddress 10.0.0.7/32: address family differs from the instance's (IPv6); ignored"}, warns); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	wantEx := []VIP{{Pos: Pos{"t.conf", 10}, Prefix: netip.MustParsePrefix("10.0.0.8/24"), Dev: "eth1", Label: "eth1:1",
+		Scope: "global", Brd: netip.MustParseAddr("10.0.0.255"), NoTrack: true}}
+	got := []any{in.Family, in.Version, in.EffectiveVersion(), len(in.VIPs), in.VIPs[1].Prefix.String()}
+	if diff := cmp.Diff([]any{6, 2, 3, 2, "2001:db8::7/128"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantEx, in.ExcludedVIPs, cmpOpts); diff != "" {
+		t.Errorf("excluded VIPs (-want +got):\n%s", diff)
+	}
+}
+
+func TestVRIDSharing(t *testing.T) {
+	inst := func(name, iface, vip, peers string) string {
+		s := "vrrp_instance " + name + " {\n interface " + iface + "\n virtual_router_id 10\n virtual_ipaddress {\n " + vip + "\n }\n"
+		if peers != "" {
+			s += " unicast_peer {\n " + peers + "\n }\n"
+		}
+		return s + "}\n"
+	}
+	tests := []struct {
+		name string
+		src  string
+	}{
+		{"different interfaces", inst("A", "eth0", "10.0.0.1", "") + inst("B", "eth1", "10.0.0.2", "")},
+		{"different families", inst("A", "eth0", "10.0.0.1", "") + inst("B", "eth0", "2001:db8::1", "")},
+		{"unicast with distinct peers", inst("A", "eth0", "10.0.0.1", "10.0.0.5") + inst("B", "eth0", "10.0.0.2", "10.0.0.6")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mustParse(t, tt.src)
+		})
+	}
+}
+
+func TestTracking(t *testing.T) {
+	src := "vrrp_script chk {\n script /bin/chk\n weight -20 reverse\n interval 0.5\n timeout 2\n rise 2\n fall 3\n user nobody nogroup\n init_fail\n}\n" +
+		"vrrp_track_file tf {\n file /run/x\n weight -3\n init_file 5 overwrite\n}\n" +
+		instanceSrc("    track_script {\n        chk\n        chk weight 7\n    }\n"+
+			"    track_interface {\n        eth1 weight -10\n        eth2\n        eth3 weight 0 reverse\n    }\n"+
+			"    track_file {\n        tf\n    }\n    arbiter off\n")
+	cfg, warns := mustParse(t, src)
+	if len(warns) > 0 {
+		t.Errorf("warnings: %q", warns)
+	}
+	wantScript := &Script{Pos: Pos{"t.conf", 1}, Name: "chk", Script: "/bin/chk", Interval: 500 * time.Millisecond,
+		Timeout: 2 * time.Second, Weight: -20, Reverse: true, Rise: 2, Fall: 3, User: "nobody", Group: "nogroup", InitFail: true}
+	if diff := cmp.Diff(wantScript, cfg.Script("chk")); diff != "" {
+		t.Errorf("script (-want +got):\n%s", diff)
+	}
+	wantTF := &TrackFile{Pos: Pos{"t.conf", 11}, Name: "tf", File: "/run/x", Weight: -3, InitFile: true, InitValue: "5", Overwrite: true}
+	if diff := cmp.Diff(wantTF, cfg.TrackFile("tf")); diff != "" {
+		t.Errorf("track file (-want +got):\n%s", diff)
+	}
+	in := cfg.Instance("VI_1")
+	wantTS := []TrackRef{
+		{Pos: Pos{"t.conf", 23}, Name: "chk", Weight: -20, Reverse: true},
+		{Pos: Pos{"t.conf", 24}, Name: "chk", Weight: 7, WeightSet: true},
+	}
+	wantTI := []TrackInterface{
+		{Pos: Pos{"t.conf", 27}, Name: "eth1", Weight: -10},
+		{Pos: Pos{"t.conf", 28}, Name: "eth2"},
+		{Pos: Pos{"t.conf", 29}, Name: "eth3", Reverse: true},
+	}
+	wantTF2 := []TrackRef{{Pos: Pos{"t.conf", 32}, Name: "tf", Weight: -3}}
+	if diff := cmp.Diff([]any{wantTS, wantTI, wantTF2, true}, []any{in.TrackScripts, in.TrackInterfaces, in.TrackFiles, in.ArbiterOff}); diff != "" {
+		t.Errorf("tracking (-want +got):\n%s", diff)
+	}
+}
+
+func TestEffectiveAdvertInt(t *testing.T) {
+	tests := []struct {
+		in      time.Duration
+		version int
+		want    time.Duration
+	}{
+		{1 * time.Second, 2, 1 * time.Second},
+		{2499 * time.Millisecond, 2, 2 * time.Second},
+		{2500 * time.Millisecond, 2, 3 * time.Second},
+		{0, 2, 1 * time.Second},
+		{400 * time.Millisecond, 2, 1 * time.Second},
+		{300 * time.Second, 2, 255 * time.Second},
+		{10 * time.Millisecond, 3, 10 * time.Millisecond},
+		{1234 * time.Millisecond, 3, 1230 * time.Millisecond},
+		{1235 * time.Millisecond, 3, 1240 * time.Millisecond},
+		{41 * time.Second, 3, 40950 * time.Millisecond},
+		{0, 3, 10 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in.String()+"/v"+string(rune('0'+tt.version)), func(t *testing.T) {
+			if got := effectiveAdvertInt(tt.in, tt.version); got != tt.want {
+				t.Errorf("effectiveAdvertInt(%v, %d) = %v, want %v", tt.in, tt.version, got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,159 @@
+package config
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestCheckerInheritance checks keepalived's VS → RS → checker defaults
+// and the per-kind defaults (check_api.c, check_http.c, check_misc.c, check_dns.c).
+func TestCheckerInheritance(t *testing.T) {
+	src := `virtual_server 10.0.0.1 443 {
+    delay_loop 10
+    connect_timeout 7
+    lb_algo rr
+    lvs_method NAT
+    protocol tcp
+    persistence_timeout
+    persistence_granularity 255.255.255.0
+    sorry_server 10.0.0.99 80
+    sorry_server_inhibit
+    inhibit_on_failure
+    quorum 2
+    hysteresis 1
+    quorum_up "/bin/up"
+    quorum_down /bin/down now
+    alpha
+    omega
+    ha_suspend
+    virtualhost vs.example
+    real_server 10.0.0.2 443 {
+        weight 3
+        retry 4
+        notify_up /bin/rs-up
+        HTTP_GET {
+            url {
+                path /health
+                status_code 200 301-302
+            }
+            url {
+                path /
+                digest abc
+                virtualhost other.example
+            }
+        }
+        TCP_CHECK {
+            connect_port 8443
+            bindto 10.0.0.1
+            warmup 0
+        }
+        MISC_CHECK {
+            misc_path "/bin/check arg"
+            misc_dynamic
+            delay_loop 30
+        }
+        DNS_CHECK {
+            type a
+            name example.com
+        }
+        FILE_CHECK {
+            track_file tf
+        }
+    }
+    real_server 10.0.0.3 443 {
+        inhibit_on_failure off
+    }
+}
+vrrp_track_file tf {
+    file /run/x
+}
+`
+	cfg, warns := mustParse(t, src)
+	if len(warns) > 0 {
+		t.Errorf("warnings: %q", warns)
+	}
+	rsA := netip.MustParseAddr("10.0.0.2")
+	ck := func(line int, kind string) *Checker {
+		return &Checker{Pos: Pos{"t.conf", line}, Kind: kind, ConnectIP: rsA, ConnectPort: 443,
+			ConnectTimeout: 7 * time.Second, Retry: 4, DelayBeforeRetry: time.Second,
+			DelayLoop: 10 * time.Second, Warmup: 10 * time.Second}
+	}
+	http := ck(24, CheckHTTP)
+	http.DelayBeforeRetry = 3 * time.Second
+	http.URLs = []URL{
+		{Pos: Pos{"t.conf", 25}, Path: "/health", StatusCodes: []CodeRange{{200, 200}, {301, 302}}, Virtualhost: "vs.example"},
+		{Pos: Pos{"t.conf", 29}, Path: "/", Digest: "abc", StatusCodes: []CodeRange{{200, 299}}, Virtualhost: "other.example"},
+	}
+	tcp := ck(35, CheckTCP)
+	tcp.ConnectPort, tcp.BindTo, tcp.Warmup = 8443, netip.MustParseAddr("10.0.0.1"), 0
+	misc := ck(40, CheckMisc)
+	misc.DelayLoop, misc.Warmup, misc.MiscPath, misc.MiscDynamic, misc.MiscTimeout = 30*time.Second, 30*time.Second, "/bin/check arg", true, 30*time.Second
+	dns := ck(45, CheckDNS)
+	dns.DelayBeforeRetry, dns.DNSType, dns.DNSName = 10*time.Second, "A", "example.com"
+	file := ck(49, CheckFile)
+	file.FileName, file.FileWeight = "tf", 1
+
+	want := []*VirtualServer{{
+		Pos: Pos{"t.conf", 1}, Addr: netip.MustParseAddr("10.0.0.1"), Port: 443, DelayLoop: 10 * time.Second,
+		LBAlgo: "rr", LBKind: "NAT", PersistenceTimeout: 360 * time.Second,
+		PersistenceGranularity: netip.MustParseAddr("255.255.255.0"), Protocol: "TCP",
+		SorryServer:      &SorryServer{Addr: netip.MustParseAddr("10.0.0.99"), Port: 80, Inhibit: true},
+		InhibitOnFailure: true, Quorum: 2, Hysteresis: 1, QuorumUp: "/bin/up", QuorumDown: "/bin/down now",
+		Alpha: true, Omega: true, HASuspend: true, Virtualhost: "vs.example",
+		RealServers: []*RealServer{
+			{Pos: Pos{"t.conf", 20}, Addr: rsA, Port: 443, Weight: 3, InhibitOnFailure: true, NotifyUp: "/bin/rs-up",
+				Checkers: []*Checker{http, tcp, misc, dns, file}},
+			{Pos: Pos{"t.conf", 53}, Addr: netip.MustParseAddr("10.0.0.3"), Port: 443, Weight: 1},
+		},
+	}}
+	if diff := cmp.Diff(want, cfg.VirtualServers, cmpOpts); diff != "" {
+		t.Errorf("virtual servers (-want +got):\n%s", diff)
+	}
+}
+
+func TestCheckerKindDefaults(t *testing.T) {
+	src := "virtual_server fwmark 5 {\n real_server 10.0.0.2 80 {\n  MISC_CHECK {\n   misc_path /bin/x\n  }\n  DNS_CHECK {\n  }\n  TCP_CHECK {\n  }\n }\n}\n"
+	cfg, _ := mustParse(t, src)
+	vs := cfg.VirtualServers[0]
+	var got [][]any
+	for _, c := range vs.RealServers[0].Checkers {
+		got = append(got, []any{c.Kind, c.Retry, c.DelayBeforeRetry, c.ConnectTimeout, c.DelayLoop, c.Warmup})
+	}
+	want := [][]any{
+		{CheckMisc, 0, time.Second, 5 * time.Second, 60 * time.Second, 60 * time.Second},
+		{CheckDNS, 3, 60 * time.Second, 5 * time.Second, 60 * time.Second, 60 * time.Second},
+		{CheckTCP, 1, time.Second, 5 * time.Second, 60 * time.Second, 60 * time.Second},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if got := []any{vs.FWMark, vs.LBAlgo, vs.LBKind, vs.Protocol}; !cmp.Equal(got, []any{uint32(5), "wlc", "NAT", "TCP"}) {
+		t.Errorf("fwmark VS = %v", got)
+	}
+}
+
+func TestVirtualServerGroup(t *testing.T) {
+	src := "virtual_server_group web {\n 10.0.0.1 80\n 10.0.0.10-20 80\n 2001:db8::1-ff 443\n fwmark 7\n}\n" +
+		"virtual_server group web {\n lb_algo rr\n}\n"
+	cfg, _ := mustParse(t, src)
+	a := netip.MustParseAddr
+	want := []*VirtualServerGroup{{Pos: Pos{"t.conf", 1}, Name: "web", Entries: []VSGroupEntry{
+		{Pos: Pos{"t.conf", 2}, Addr: a("10.0.0.1"), Last: a("10.0.0.1"), Port: 80},
+		{Pos: Pos{"t.conf", 3}, Addr: a("10.0.0.10"), Last: a("10.0.0.20"), Port: 80},
+		{Pos: Pos{"t.conf", 4}, Addr: a("2001:db8::1"), Last: a("2001:db8::ff"), Port: 443},
+		{Pos: Pos{"t.conf", 5}, FWMark: 7},
+	}}}
+	if diff := cmp.Diff(want, cfg.VirtualServerGroups, cmpOpts); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if cfg.VirtualServers[0].Group != "web" {
+		t.Errorf("group = %q, want web", cfg.VirtualServers[0].Group)
+	}
+	_, _, err := parseString(t, "virtual_server_group g {\n 10.0.0.20-10 80\n}\n", nil)
+	if diff := cmp.Diff([]string{`t.conf:2: virtual_server_group: invalid address range "10.0.0.20-10"`}, errStrings(err)); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}

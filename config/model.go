@@ -1,0 +1,294 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is a parsed and validated configuration. Every default is filled
+// in by the parser, so consumers never guess.
+type Config struct {
+	Global              GlobalDefs
+	Scripts             []*Script
+	TrackFiles          []*TrackFile
+	SyncGroups          []*SyncGroup
+	Instances           []*Instance
+	VirtualServerGroups []*VirtualServerGroup
+	VirtualServers      []*VirtualServer
+	Arbiter             *Arbiter // nil when there is no arbiter block
+}
+
+// Script returns the vrrp_script called name, or nil.
+func (c *Config) Script(name string) *Script {
+	for _, s := range c.Scripts {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// TrackFile returns the vrrp_track_file called name, or nil.
+func (c *Config) TrackFile(name string) *TrackFile {
+	for _, f := range c.TrackFiles {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// Instance returns the vrrp_instance called name, or nil.
+func (c *Config) Instance(name string) *Instance {
+	for _, in := range c.Instances {
+		if in.Name == name {
+			return in
+		}
+	}
+	return nil
+}
+
+// SyncGroup returns the vrrp_sync_group called name, or nil.
+func (c *Config) SyncGroup(name string) *SyncGroup {
+	for _, g := range c.SyncGroups {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// VirtualServerGroup returns the virtual_server_group called name, or nil.
+func (c *Config) VirtualServerGroup(name string) *VirtualServerGroup {
+	for _, g := range c.VirtualServerGroups {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// Dataplane values for GlobalDefs.LBDataplane.
+const (
+	DataplaneAuto     = "auto"
+	DataplaneIPVS     = "ipvs"
+	DataplaneNftables = "nftables"
+)
+
+// GlobalDefs is global_defs.
+type GlobalDefs struct {
+	Pos                     Pos
+	RouterID                string
+	VRRPVersion             int // 2 or 3, default 2
+	ScriptUser              string
+	ScriptGroup             string
+	EnableScriptSecurity    bool
+	VRRPStrict              bool
+	GARPMasterDelay         time.Duration // default 5s; 0 = no second burst
+	GARPMasterRepeat        int           // default 5
+	GARPMasterRefresh       time.Duration // default 0 = off
+	GARPMasterRefreshRepeat int           // default 1
+	GARPInterval            time.Duration // default 0, µs resolution
+	GNAInterval             time.Duration // default 0, µs resolution
+	GARPLowerPrioDelay      time.Duration // default GARPMasterDelay
+	GARPLowerPrioRepeat     int           // default GARPMasterRepeat
+	NotificationEmail       []string
+	NotificationEmailFrom   string
+	SMTPServer              string        // as written: "host [port]"
+	SMTPConnectTimeout      time.Duration // default 30s
+	VRRPStartupDelay        time.Duration
+	LBDataplane             string         // auto|ipvs|nftables, default auto
+	MetricsListen           netip.AddrPort // default 127.0.0.1:9650
+	VRRPMcastGroup4         netip.Addr     // default 224.0.0.18
+	VRRPMcastGroup6         netip.Addr     // default ff02::12
+}
+
+// Script is a vrrp_script.
+type Script struct {
+	Pos      Pos
+	Name     string
+	Script   string        // command line as written, quotes removed
+	Interval time.Duration // default 1s, ms resolution
+	Timeout  time.Duration // default Interval
+	Weight   int           // -253..253, default 0
+	Reverse  bool          // "weight -20 reverse"
+	Rise     int           // default 1
+	Fall     int           // default 1
+	User     string
+	Group    string
+	InitFail bool
+}
+
+// TrackFile is a vrrp_track_file.
+type TrackFile struct {
+	Pos       Pos
+	Name      string
+	File      string
+	Weight    int // -254..254, default 1
+	Reverse   bool
+	InitFile  bool   // init_file given
+	InitValue string // value written by init_file, default "0"
+	Overwrite bool
+}
+
+// SyncGroup is a vrrp_sync_group.
+type SyncGroup struct {
+	Pos                     Pos
+	Name                    string
+	Members                 []string
+	NotifyMaster            string
+	NotifyBackup            string
+	NotifyFault             string
+	NotifyStop              string
+	Notify                  string
+	TrackScripts            []TrackRef
+	TrackInterfaces         []TrackInterface
+	TrackFiles              []TrackRef
+	GlobalTracking          bool
+	SyncGroupTrackingWeight bool
+}
+
+// TrackRef is an entry of track_script or track_file.
+type TrackRef struct {
+	Pos       Pos
+	Name      string
+	Weight    int  // the entry's weight, or the script/file's when not set here
+	WeightSet bool // the entry had its own weight
+	Reverse   bool
+}
+
+// TrackInterface is an entry of track_interface.
+type TrackInterface struct {
+	Pos     Pos
+	Name    string
+	Weight  int // 0: FAULT while down
+	Reverse bool
+}
+
+// VIP is an entry of virtual_ipaddress or virtual_ipaddress_excluded.
+type VIP struct {
+	Pos     Pos
+	Prefix  netip.Prefix // the address as written, /32 or /128 when no mask
+	Dev     string
+	Label   string
+	Scope   string
+	Brd     netip.Addr
+	NoTrack bool
+}
+
+// State values for Instance.State.
+const (
+	StateMaster = "MASTER"
+	StateBackup = "BACKUP"
+)
+
+// Authentication types for Instance.AuthType.
+const (
+	AuthPass = "PASS"
+	AuthAH   = "AH"
+)
+
+// Instance is a vrrp_instance.
+type Instance struct {
+	Pos       Pos
+	Name      string
+	State     string // StateMaster, StateBackup or "" when not written
+	Interface string
+	VRID      int
+	// Priority is 1..255. When not written keepalived derives it from the
+	// state: 255 (address owner) for state MASTER, 100 otherwise.
+	Priority    int
+	PrioritySet bool
+	// AdvertInt is the advert_int as written (default 1s); the interval
+	// on the wire is EffectiveAdvertInt.
+	AdvertInt time.Duration
+	// Version is the instance's "version", else global vrrp_version; the
+	// version on the wire is EffectiveVersion.
+	Version      int
+	Family       int // 4 or 6, from the VIPs
+	Nopreempt    bool
+	Preempt      bool // "preempt" was written (it is the default anyway)
+	PreemptDelay time.Duration
+	AuthType     string // AuthPass, AuthAH or ""
+	AuthPass     string // at most 8 characters, as on the wire
+
+	VIPs         []VIP
+	ExcludedVIPs []VIP
+	MCastSrcIP   netip.Addr
+	UnicastSrcIP netip.Addr
+	UnicastPeers []netip.Addr
+	UnicastTTL   int // default 255
+
+	TrackInterfaces []TrackInterface
+	TrackScripts    []TrackRef
+	TrackFiles      []TrackRef
+
+	UseVMAC      bool
+	VMACName     string // default "vrrp.<vrid>" when UseVMAC
+	VMACXmitBase bool
+
+	// GARP settings, from global_defs unless set on the instance.
+	GARPMasterDelay         time.Duration
+	GARPMasterRepeat        int
+	GARPMasterRefresh       time.Duration
+	GARPMasterRefreshRepeat int
+	GARPInterval            time.Duration
+	GNAInterval             time.Duration
+	GARPLowerPrioDelay      time.Duration
+	GARPLowerPrioRepeat     int
+
+	DontTrackPrimary bool
+	// Accept is accept mode: default on, except in strict mode where it
+	// defaults to (priority == 255).
+	Accept bool
+	Strict bool // global vrrp_strict or instance strict_mode
+
+	NotifyMaster string
+	NotifyBackup string
+	NotifyFault  string
+	NotifyStop   string
+	Notify       string
+
+	LowerPrioNoAdvert    bool
+	HigherPrioSendAdvert bool
+	DownTimerAdverts     int // 1..100, default 3
+
+	SyncGroup  string // name of the vrrp_sync_group holding this instance
+	ArbiterOff bool   // "arbiter off": VRRP alone decides, as in keepalived
+}
+
+// InitialState is the state the instance wants at start: the written
+// state, else MASTER for an address owner (priority 255), else BACKUP.
+func (in *Instance) InitialState() string {
+	if in.State != "" {
+		return in.State
+	}
+	if in.Priority == 255 {
+		return StateMaster
+	}
+	return StateBackup
+}
+
+// EffectiveVersion is the VRRP version on the wire: IPv6 always uses v3.
+func (in *Instance) EffectiveVersion() int {
+	if in.Family == 6 {
+		return 3
+	}
+	return in.Version
+}
+
+// EffectiveAdvertInt applies keepalived's rounding: v2 needs whole seconds
+// (x.5 rounds up, 0 becomes 1, 256 and more become 255); v3 counts
+// centiseconds, 0.01–40.95 s.
+func (in *Instance) EffectiveAdvertInt() time.Duration {
+	return effectiveAdvertInt(in.AdvertInt, in.EffectiveVersion())
+}
+
+func effectiveAdvertInt(d time.Duration, version int) time.Duration {
+	if version == 3 {
+		d = d.Round(10 * time.Millisecond)
+		return min(max(d, 10*time.Millisecond), 40950*time.Millisecond)
+	}
+	d = d.Round(time.Second)
+	return min(max(d, time.Second), 255*time.Second)
+}

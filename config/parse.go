@@ -1,0 +1,266 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Load reads the configuration at path, following includes.
+func Load(path string) (*Config, []Warning, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse parses src as the file name; includes are resolved relative to
+// name's directory and read from disk. On error the Config is nil and the
+// error is an ErrorList holding every problem found.
+func Parse(name string, src []byte) (*Config, []Warning, error) {
+	return parse(name, src, osFS{})
+}
+
+func parse(name string, src []byte, fs fileSystem) (*Config, []Warning, error) {
+	lx := &lexer{fs: fs}
+	lx.file(name, src)
+	b := &builder{toks: lx.toks}
+	nodes := b.list(nil)
+	p := &parser{cfg: &Config{}, seen: map[any]map[string]Pos{}}
+	p.errs = append(lx.errs, b.errs...)
+	p.warns = lx.warns
+	p.top(nodes)
+	if len(p.errs) > 0 {
+		return nil, p.warns, p.errs
+	}
+	return p.cfg, p.warns, nil
+}
+
+// parser fills the model from the statement tree.
+type parser struct {
+	cfg   *Config
+	errs  ErrorList
+	warns []Warning
+	// seen records, per model object, where each keyword was written: it
+	// tells defaults from explicit values and places validation messages.
+	seen map[any]map[string]Pos
+}
+
+func (p *parser) errorf(pos Pos, format string, args ...any) {
+	p.errs = append(p.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) warnf(pos Pos, format string, args ...any) {
+	p.warns = append(p.warns, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) unknown(n *node, where string) {
+	p.warnf(n.pos, "unknown keyword %q in %s", n.key(), where)
+}
+
+func (p *parser) unsupported(n *node) {
+	p.warnf(n.pos, "%q is not supported by vipd; ignored", n.key())
+}
+
+func (p *parser) mark(obj any, n *node) {
+	m := p.seen[obj]
+	if m == nil {
+		m = map[string]Pos{}
+		p.seen[obj] = m
+	}
+	m[n.key()] = n.pos
+}
+
+func (p *parser) isSet(obj any, kw string) bool {
+	_, ok := p.seen[obj][kw]
+	return ok
+}
+
+// posOf is where kw was written in obj, or def.
+func (p *parser) posOf(obj any, kw string, def Pos) Pos {
+	if pos, ok := p.seen[obj][kw]; ok {
+		return pos
+	}
+	return def
+}
+
+// body returns the block of a statement that must have one.
+func (p *parser) body(n *node) ([]*node, bool) {
+	if !n.hasBlock {
+		p.errorf(n.pos, "%s needs a { } block", n.key())
+		return nil, false
+	}
+	return n.block, true
+}
+
+// name returns the name argument of a named block such as vrrp_instance.
+func (p *parser) name(n *node) (string, bool) {
+	if len(n.args) < 2 {
+		p.errorf(n.pos, "%s needs a name", n.key())
+		return "", false
+	}
+	return n.args[1], true
+}
+
+func (p *parser) needArg(n *node) (string, bool) {
+	if len(n.args) < 2 {
+		p.errorf(n.pos, "%s needs a value", n.key())
+		return "", false
+	}
+	return n.args[1], true
+}
+
+func (p *parser) intArg(n *node, lo, hi int) (int, bool) {
+	s, ok := p.needArg(n)
+	if !ok {
+		return 0, false
+	}
+	return p.intVal(n, s, lo, hi)
+}
+
+func (p *parser) intVal(n *node, s string, lo, hi int) (int, bool) {
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		p.errorf(n.pos, "%s: invalid number %q", n.key(), s)
+		return 0, false
+	}
+	if v < lo || v > hi {
+		p.errorf(n.pos, "%s %d out of range %d..%d", n.key(), v, lo, hi)
+		return 0, false
+	}
+	return v, true
+}
+
+// secArg reads a number of seconds (fractions allowed) rounded to res.
+func (p *parser) secArg(n *node, lo, hi, res time.Duration) (time.Duration, bool) {
+	s, ok := p.needArg(n)
+	if !ok {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		p.errorf(n.pos, "%s: invalid number of seconds %q", n.key(), s)
+		return 0, false
+	}
+	if f < lo.Seconds() || f > hi.Seconds() {
+		p.errorf(n.pos, "%s %s out of range %s..%s", n.key(), s, fmtSec(lo), fmtSec(hi))
+		return 0, false
+	}
+	d := time.Duration(math.Round(f*float64(time.Second)/float64(res))) * res
+	return min(max(d, lo), hi), true
+}
+
+func fmtSec(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+}
+
+// boolArg reads a flag keyword: bare means on, or an explicit on/off.
+func (p *parser) boolArg(n *node) bool {
+	switch strings.ToLower(n.arg(1)) {
+	case "", "on", "true", "yes", "1":
+		return true
+	case "off", "false", "no", "0":
+		return false
+	}
+	p.errorf(n.pos, "%s: invalid value %q, want on or off", n.key(), n.arg(1))
+	return false
+}
+
+func (p *parser) addrVal(n *node, s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		p.errorf(n.pos, "%s: invalid IP address %q", n.key(), s)
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+func (p *parser) addrArg(n *node) (netip.Addr, bool) {
+	s, ok := p.needArg(n)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return p.addrVal(n, s)
+}
+
+func (p *parser) portVal(n *node, s string) (uint16, bool) {
+	v, err := strconv.ParseUint(s, 10, 16)
+	if err != nil {
+		p.errorf(n.pos, "%s: invalid port %q", n.key(), s)
+		return 0, false
+	}
+	return uint16(v), true
+}
+
+// strArg reads a command or string: the rest of the line, so unquoted
+// "notify_master /bin/x arg" and quoted "\"/bin/x arg\"" mean the same.
+func (p *parser) strArg(n *node) string {
+	if len(n.args) < 2 {
+		p.errorf(n.pos, "%s needs a value", n.key())
+	}
+	return n.rest()
+}
+
+// listItems flattens a list block ("group { A B }" or one entry a line).
+func listItems(n *node) []string {
+	var out []string
+	for _, c := range n.block {
+		out = append(out, c.args...)
+	}
+	return out
+}
+
+// unsupportedTop are keepalived blocks vipd does not implement; they are
+// skipped with a warning rather than reported as unknown.
+var unsupportedTop = map[string]bool{
+	"static_ipaddress": true, "static_routes": true, "static_rules": true,
+	"vrrp_track_process": true, "bfd_instance": true, "garp_group": true,
+	"linkbeat_use_polling": true, "net_namespace": true, "net_namespace_ipvs": true,
+	"instance": true, "use_pid_dir": true,
+}
+
+func (p *parser) top(nodes []*node) {
+	g := &p.cfg.Global
+	for _, n := range nodes {
+		if n.key() == "global_defs" {
+			if g.Pos == (Pos{}) {
+				g.Pos = n.pos
+			}
+			if body, ok := p.body(n); ok {
+				p.globalDefs(body)
+			}
+		}
+	}
+	p.globalDefaults()
+	for _, n := range nodes {
+		switch n.key() {
+		case "global_defs":
+		case "vrrp_script":
+			p.script(n)
+		case "vrrp_track_file":
+			p.trackFile(n)
+		case "vrrp_sync_group":
+			p.syncGroup(n)
+		case "vrrp_instance":
+			p.instance(n)
+		case "virtual_server_group":
+			p.vsGroup(n)
+		case "virtual_server":
+			p.virtualServer(n)
+		case "arbiter":
+			p.arbiter(n)
+		default:
+			if unsupportedTop[n.key()] {
+				p.unsupported(n)
+				continue
+			}
+			p.warnf(n.pos, "unknown keyword %q at top level", n.key())
+		}
+	}
+	p.validate()
+}

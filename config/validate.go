@@ -1,0 +1,125 @@
+package config
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// validate checks what spans blocks: names, references and VRID clashes.
+func (p *parser) validate() {
+	c := p.cfg
+	dupNames(p, "vrrp_script", c.Scripts, func(s *Script) (string, Pos) { return s.Name, s.Pos })
+	dupNames(p, "vrrp_track_file", c.TrackFiles, func(f *TrackFile) (string, Pos) { return f.Name, f.Pos })
+	dupNames(p, "vrrp_sync_group", c.SyncGroups, func(g *SyncGroup) (string, Pos) { return g.Name, g.Pos })
+	dupNames(p, "vrrp_instance", c.Instances, func(in *Instance) (string, Pos) { return in.Name, in.Pos })
+	dupNames(p, "virtual_server_group", c.VirtualServerGroups, func(g *VirtualServerGroup) (string, Pos) { return g.Name, g.Pos })
+
+	for _, in := range c.Instances {
+		p.resolveTracks(in.TrackScripts, in.TrackFiles)
+	}
+	for _, g := range c.SyncGroups {
+		p.resolveTracks(g.TrackScripts, g.TrackFiles)
+		p.syncMembers(g)
+	}
+	p.vridClashes()
+	for _, vs := range c.VirtualServers {
+		if vs.Group != "" && c.VirtualServerGroup(vs.Group) == nil {
+			p.errorf(vs.Pos, "virtual_server group %q is not a defined virtual_server_group", vs.Group)
+		}
+		for _, rs := range vs.RealServers {
+			for _, ck := range rs.Checkers {
+				if ck.Kind == CheckFile && ck.FileName != "" && c.TrackFile(ck.FileName) == nil {
+					p.errorf(p.posOf(ck, "track_file", ck.Pos), "FILE_CHECK track_file %q is not a defined vrrp_track_file", ck.FileName)
+				}
+			}
+		}
+	}
+}
+
+func dupNames[T any](p *parser, kind string, items []T, key func(T) (string, Pos)) {
+	first := map[string]Pos{}
+	for _, it := range items {
+		name, pos := key(it)
+		if prev, ok := first[name]; ok {
+			p.errorf(pos, "duplicate %s %q (first at %s)", kind, name, prev)
+			continue
+		}
+		first[name] = pos
+	}
+}
+
+// resolveTracks checks that tracked scripts and files exist, and gives an
+// entry without its own weight the weight (and direction) of the script or
+// file, as keepalived does.
+func (p *parser) resolveTracks(scripts, files []TrackRef) {
+	for i := range scripts {
+		r := &scripts[i]
+		s := p.cfg.Script(r.Name)
+		if s == nil {
+			p.errorf(r.Pos, "track_script %q is not a defined vrrp_script", r.Name)
+			continue
+		}
+		if !r.WeightSet {
+			r.Weight = s.Weight
+			r.Reverse = r.Reverse != s.Reverse
+		}
+	}
+	for i := range files {
+		r := &files[i]
+		f := p.cfg.TrackFile(r.Name)
+		if f == nil {
+			p.errorf(r.Pos, "track_file %q is not a defined vrrp_track_file", r.Name)
+			continue
+		}
+		if !r.WeightSet {
+			r.Weight = f.Weight
+			r.Reverse = r.Reverse != f.Reverse
+		}
+	}
+}
+
+func (p *parser) syncMembers(g *SyncGroup) {
+	at := p.posOf(g, "group", g.Pos)
+	for _, m := range g.Members {
+		in := p.cfg.Instance(m)
+		switch {
+		case in == nil:
+			p.errorf(at, "vrrp_sync_group %q: %q is not a defined vrrp_instance", g.Name, m)
+		case in.SyncGroup != "" && in.SyncGroup != g.Name:
+			p.errorf(at, "vrrp_sync_group %q: vrrp_instance %q is already in vrrp_sync_group %q", g.Name, m, in.SyncGroup)
+		default:
+			in.SyncGroup = g.Name
+			if g.SyncGroupTrackingWeight {
+				continue
+			}
+			// keepalived ignores tracker weights of sync group members
+			// unless sync_group_tracking_weight is set (man5).
+			for _, r := range in.TrackScripts {
+				if r.Weight != 0 {
+					p.warnf(r.Pos, "track_script %q weight %d is ignored in vrrp_sync_group %q without sync_group_tracking_weight", r.Name, r.Weight, g.Name)
+				}
+			}
+		}
+	}
+}
+
+// vridClashes rejects two instances with the same VRID on the same
+// interface and family; unicast instances may share one when their peer
+// sets do not overlap (man5 unicast_peer).
+func (p *parser) vridClashes() {
+	ins := p.cfg.Instances
+	for j, b := range ins {
+		for _, a := range ins[:j] {
+			if a.VRID == 0 || a.VRID != b.VRID || a.Interface != b.Interface || a.Family != b.Family {
+				continue
+			}
+			if len(a.UnicastPeers) > 0 && len(b.UnicastPeers) > 0 &&
+				!slices.ContainsFunc(a.UnicastPeers, func(x netip.Addr) bool { return slices.Contains(b.UnicastPeers, x) }) {
+				continue
+			}
+			p.errorf(p.posOf(b, "virtual_router_id", b.Pos), "virtual_router_id %d on %s (IPv%d) already used by vrrp_instance %q at %s",
+				b.VRID, b.Interface, b.Family, a.Name, p.posOf(a, "virtual_router_id", a.Pos))
+			break
+		}
+	}
+}

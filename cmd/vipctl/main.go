@@ -1,0 +1,149 @@
+// Command vipctl inspects and controls a running vipd over its control
+// socket.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/control"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	if err := newRoot(os.Stdout, os.Stderr).Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	var socket string
+	root := &cobra.Command{
+		Use:           "vipctl",
+		Short:         "Inspect and control a running vipd",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&socket, "control-socket", control.DefaultSocket, "vipd control socket")
+
+	var asJSON bool
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show each VRRP instance: state, priorities, master, VIPs, trackers, last transition",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			st, err := control.NewClient(socket).Status(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(cmd.OutOrStdout(), st, time.Now())
+			return nil
+		},
+	}
+	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	reload := &cobra.Command{
+		Use:   "reload",
+		Short: "Re-read the configuration; a broken one is rejected and the running one stays",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+			defer cancel()
+			if err := control.NewClient(socket).Reload(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "reloaded")
+			return nil
+		},
+	}
+
+	var file string
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Validate a configuration file (same as vipd -t -f FILE)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, warns, err := config.Load(file)
+			for _, w := range warns {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w.String())
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: configuration OK (%d instances, %d virtual servers, %d warnings)\n",
+				file, len(cfg.Instances), len(cfg.VirtualServers), len(warns))
+			return nil
+		},
+	}
+	check.Flags().StringVarP(&file, "file", "f", "/etc/keepalived/keepalived.conf", "configuration file")
+
+	ver := &cobra.Command{
+		Use:   "version",
+		Short: "Print vipctl's version",
+		Args:  cobra.NoArgs,
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "vipctl", version) },
+	}
+	root.AddCommand(status, reload, check, ver)
+	return root
+}
+
+func printStatus(w io.Writer, st control.Status, now time.Time) {
+	fmt.Fprintf(w, "node %s  config %s  up %s\n\n", st.Node, st.ConfigFile, now.Sub(st.Started).Round(time.Second))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tVRID\tIFACE\tSTATE\tPRIO\tBASE\tMASTER\tVIPS\tLAST TRANSITION")
+	for _, in := range st.Instances {
+		last := "-"
+		if in.Last.To != "" {
+			last = fmt.Sprintf("%s→%s %s ago: %s", in.Last.From, in.Last.To, now.Sub(in.Last.At).Round(time.Second), in.Last.Reason)
+		}
+		master := in.MasterAddr
+		if master == "" {
+			master = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", in.Name, in.VRID, in.Interface, in.State,
+			in.Priority, in.BasePriority, master, strings.Join(in.VIPs, ","), last)
+	}
+	tw.Flush()
+	for _, in := range st.Instances {
+		if len(in.Trackers) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s trackers:\n", in.Name)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  NAME\tKIND\tRESULT\tWEIGHT\tDETAIL")
+		for _, t := range in.Trackers {
+			res := "pending"
+			switch {
+			case t.Known && t.OK:
+				res = "ok"
+			case t.Known:
+				res = "failed"
+			}
+			if t.Kind == "file" && t.Known {
+				res = fmt.Sprintf("value %d", t.Value)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", t.Name, t.Kind, res, t.Weight, t.Detail)
+		}
+		tw.Flush()
+	}
+}

@@ -1,0 +1,59 @@
+package control
+
+import "time"
+
+// Status is what `vipctl status` shows: the daemon and each VRRP instance.
+type Status struct {
+	Node       string           `json:"node"`
+	ConfigFile string           `json:"config_file"`
+	Started    time.Time        `json:"started"`
+	Reloaded   time.Time        `json:"reloaded,omitzero"`
+	Instances  []InstanceStatus `json:"instances"`
+}
+
+// InstanceStatus is one vrrp_instance as the engine sees it now.
+type InstanceStatus struct {
+	Name         string          `json:"name"`
+	Interface    string          `json:"interface"`
+	VRID         int             `json:"vrid"`
+	Version      int             `json:"version"`
+	State        string          `json:"state"`
+	Priority     int             `json:"priority"`      // effective, as sent on the wire
+	BasePriority int             `json:"base_priority"` // as configured
+	MasterAddr   string          `json:"master_addr,omitempty"`
+	AdvertInt    time.Duration   `json:"advert_int"`
+	VIPs         []string        `json:"vips"`
+	SyncGroup    string          `json:"sync_group,omitempty"`
+	Trackers     []TrackerStatus `json:"trackers,omitempty"`
+	Last         Transition      `json:"last_transition"`
+	FenceUntil   time.Time       `json:"fence_until,omitzero"` // when the kernel drops the VIPs unless refreshed
+	Stats        InstanceStats   `json:"stats"`
+}
+
+// TrackerStatus is the last result of one tracked script, interface or file.
+type TrackerStatus struct {
+	Name   string    `json:"name"`
+	Kind   string    `json:"kind"`
+	Known  bool      `json:"known"`
+	OK     bool      `json:"ok"`
+	Weight int       `json:"weight"`
+	Value  int       `json:"value,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+	Since  time.Time `json:"since,omitzero"`
+}
+
+// Transition is one state change with the reason the state machine gave.
+type Transition struct {
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at,omitzero"`
+}
+
+// InstanceStats counts protocol events since the instance started.
+type InstanceStats struct {
+	AdvertsSent     uint64            `json:"adverts_sent"`
+	AdvertsReceived uint64            `json:"adverts_received"`
+	Transitions     uint64            `json:"transitions"`
+	Dropped         map[string]uint64 `json:"dropped,omitempty"`
+}

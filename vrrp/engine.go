@@ -1,0 +1,543 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/control"
+	"github.com/vipd/vipd/vrrp/notify"
+	"github.com/vipd/vipd/vrrp/track"
+	"github.com/vipd/vipd/vrrp/vrrpconn"
+)
+
+// Options are the engine's collaborators. Every field is required except
+// Now (defaults to time.Now) and Log (defaults to slog.Default()).
+type Options struct {
+	Log           *slog.Logger
+	Now           func() time.Time
+	OpenConn      ConnOpener
+	OpenAnnouncer AnnouncerOpener
+	Addrs         AddrManager
+	Notifier      Notifier
+	Trackers      Trackers
+}
+
+// Engine runs every VRRP instance of a configuration. One goroutine — the
+// one in Run — owns all protocol state (as keepalived's single thread does):
+// received adverts, tracker results and control requests reach it over
+// channels, so there are no locks around instances.
+type Engine struct {
+	opt   Options
+	log   *slog.Logger
+	cfg   *config.Config
+	insts []*instance
+	byKey map[string]*instance // by name
+	links map[linkKey]*link
+	trk   map[trackKey]track.Status
+	drops *DropCounter // adverts that reach no instance
+
+	rx    chan rxAdvert
+	trkCh chan track.Status
+	reqs  chan func(now time.Time)
+
+	runCtx       context.Context // Run's context: links opened on reload live as long
+	stopTrackers context.CancelFunc
+	groups       []*group
+}
+
+type trackKey struct{ kind, name string }
+
+// link is the packet conn (and announcer) shared by the instances on one
+// interface, family and source address.
+type link struct {
+	key   linkKey
+	conn  PacketConn
+	ann   Announcer
+	group netip.Addr
+	insts []*instance
+	done  chan struct{} // closed when the receiver goroutine exits
+}
+
+type linkKey struct {
+	ifname  string
+	family  int
+	src     netip.Addr
+	unicast bool
+}
+
+type rxAdvert struct {
+	link *link
+	adv  *Advert
+	meta vrrpconn.Meta
+	err  error
+}
+
+// NewEngine validates that cfg can run and returns an engine for it; Run
+// opens sockets and starts the instances.
+func NewEngine(cfg *config.Config, opt Options) *Engine {
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Engine{
+		opt:   opt,
+		log:   opt.Log,
+		cfg:   cfg,
+		byKey: map[string]*instance{},
+		links: map[linkKey]*link{},
+		trk:   map[trackKey]track.Status{},
+		drops: NewDropCounter(opt.Log, 10*time.Second),
+		rx:    make(chan rxAdvert, 256),
+		trkCh: make(chan track.Status, 64),
+		reqs:  make(chan func(time.Time)),
+	}
+}
+
+// Run starts every instance and runs the protocol until ctx is cancelled,
+// then steps down gracefully: priority-0 adverts, VIPs removed, STOP notifies.
+func (e *Engine) Run(ctx context.Context) error {
+	now := e.opt.Now()
+	e.runCtx = ctx
+	if err := e.build(ctx, e.cfg, now); err != nil {
+		e.closeLinks()
+		return err
+	}
+	trkCtx, stop := context.WithCancel(ctx)
+	e.stopTrackers = stop
+	go e.opt.Trackers(trkCtx, e.cfg, e.trkCh)
+	e.awaitLinkStates(ctx, e.insts, linkStateWait)
+	// Trackers are applied before the machines start, so an instance whose
+	// weight-0 script has not reported yet stays out of MASTER (keepalived's
+	// num_script_init).
+	for _, in := range e.insts {
+		e.retrack(now, in)
+	}
+	e.start(now, e.insts)
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now = e.opt.Now()
+		e.tick(now)
+		wait := time.Hour
+		if d := e.nextDeadline(); !d.IsZero() {
+			wait = max(d.Sub(now), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			e.shutdown(e.opt.Now())
+			return nil
+		case r := <-e.rx:
+			e.receive(e.opt.Now(), r)
+		case s := <-e.trkCh:
+			e.trackerChanged(e.opt.Now(), s)
+		case f := <-e.reqs:
+			f(e.opt.Now())
+		case <-timer.C:
+		}
+	}
+}
+
+// linkStateWait bounds how long a starting instance waits for the state of
+// the interfaces it tracks; the interface tracker reports within
+// milliseconds, and without this wait every instance would pass through
+// FAULT ("waiting for first result") at start and fire notify_fault.
+const linkStateWait = time.Second
+
+// awaitLinkStates records tracker results until every interface tracked by
+// insts has reported, or wait has passed.
+func (e *Engine) awaitLinkStates(ctx context.Context, insts []*instance, wait time.Duration) {
+	missing := func() bool {
+		for _, in := range insts {
+			for _, t := range in.trackers {
+				if t.Kind == track.KindInterface && !e.trk[trackKey{t.Kind, t.Name}].Known {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	timeout := time.After(wait)
+	for missing() {
+		select {
+		case s := <-e.trkCh:
+			e.trk[trackKey{s.Kind, s.Name}] = s
+		case <-timeout:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// do runs f on the engine goroutine and waits for it.
+func (e *Engine) do(ctx context.Context, f func(now time.Time)) error {
+	done := make(chan struct{})
+	select {
+	case e.reqs <- func(now time.Time) { f(now); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-done
+	return nil
+}
+
+// Status returns every instance's status, in configuration order.
+func (e *Engine) Status(ctx context.Context) ([]control.InstanceStatus, error) {
+	var out []control.InstanceStatus
+	err := e.do(ctx, func(time.Time) {
+		for _, in := range e.insts {
+			out = append(out, in.status(e.trk))
+		}
+	})
+	return out, err
+}
+
+// build creates the instances of cfg, opening links as needed, and removes
+// any configured VIP already on the interfaces: a previous incarnation's
+// addresses must not survive into this one (keepalived does the same).
+func (e *Engine) build(ctx context.Context, cfg *config.Config, now time.Time) error {
+	for _, c := range cfg.Instances {
+		l, err := e.linkFor(ctx, c)
+		if err != nil {
+			return fmt.Errorf("instance %s: %w", c.Name, err)
+		}
+		in := newInstance(c, &cfg.Global, l, e.log, NewDropCounter(e.log.With("instance", c.Name), 10*time.Second))
+		l.insts = append(l.insts, in)
+		e.insts = append(e.insts, in)
+		e.byKey[c.Name] = in
+		if err := e.opt.Addrs.Remove(in.vips); err != nil {
+			e.log.Warn("remove stale VIPs", "instance", c.Name, "err", err)
+		}
+	}
+	e.buildGroups(cfg)
+	return nil
+}
+
+// buildGroups builds the sync groups whose members are not running yet
+// (all of them at start; on reload, groups whose membership changed).
+func (e *Engine) buildGroups(cfg *config.Config) {
+	var groups []*group
+	for _, gc := range cfg.SyncGroups {
+		if old := e.groupOf(gc.Name); old != nil {
+			old.cfg = gc
+			groups = append(groups, old)
+			continue
+		}
+		if g := e.newGroup(gc); g != nil {
+			groups = append(groups, g)
+		}
+	}
+	e.groups = groups
+}
+
+func (e *Engine) groupOf(name string) *group {
+	for _, g := range e.groups {
+		if g.cfg.Name == name && len(g.members) > 0 && e.byKey[g.members[0].cfg.Name] == g.members[0] {
+			return g
+		}
+	}
+	return nil
+}
+
+// start starts instances: a sync group starts as a whole when its first
+// member comes up.
+func (e *Engine) start(now time.Time, insts []*instance) {
+	started := map[*group]bool{}
+	for _, in := range insts {
+		switch {
+		case in.group == nil:
+			e.apply(now, in, in.m.Start(now))
+		case !started[in.group]:
+			started[in.group] = true
+			e.applyGroup(now, in.group, in.group.sg.Start(now))
+		}
+	}
+}
+
+func (e *Engine) linkFor(ctx context.Context, c *config.Instance) (*link, error) {
+	key := linkKey{ifname: c.Interface, family: c.Family, unicast: len(c.UnicastPeers) > 0}
+	if key.unicast {
+		key.src = c.UnicastSrcIP
+	} else {
+		key.src = c.MCastSrcIP
+	}
+	if l := e.links[key]; l != nil {
+		return l, nil
+	}
+	conn, err := e.opt.OpenConn(vrrpconn.Config{Interface: c.Interface, Family: c.Family, SrcAddr: key.src, Unicast: key.unicast})
+	if err != nil {
+		return nil, fmt.Errorf("open VRRP socket on %s: %w", c.Interface, err)
+	}
+	l := &link{key: key, conn: conn, group: vrrpGroup(c.Family), done: make(chan struct{})}
+	if ann, err := e.opt.OpenAnnouncer(c.Interface); err != nil {
+		e.log.Warn("gratuitous ARP/NA unavailable", "interface", c.Interface, "err", err)
+	} else {
+		l.ann = ann
+	}
+	e.links[key] = l
+	go e.readLoop(ctx, l)
+	return l, nil
+}
+
+func vrrpGroup(family int) netip.Addr {
+	if family == 6 {
+		return GroupIPv6
+	}
+	return GroupIPv4
+}
+
+// readLoop parses adverts from one link and hands them to the engine. It
+// ends when the conn is closed.
+func (e *Engine) readLoop(ctx context.Context, l *link) {
+	defer close(l.done)
+	buf := make([]byte, 9000)
+	for {
+		n, meta, err := l.conn.ReadFrom(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+				return
+			}
+			e.log.Warn("read VRRP socket", "interface", l.key.ifname, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond): // a persistent error must not spin
+			}
+			continue
+		}
+		adv, perr := ParseAdvert(buf[:n], meta.Src, meta.Dst)
+		select {
+		case e.rx <- rxAdvert{link: l, adv: adv, meta: meta, err: perr}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// receive hands a parsed advert to the instance it is for, after RFC 5798
+// §7.1 validation; rejected adverts are counted by reason.
+func (e *Engine) receive(now time.Time, r rxAdvert) {
+	rx := RxMeta{Src: r.meta.Src, Dst: r.meta.Dst, TTL: r.meta.TTL, IfIndex: r.meta.IfIndex, Unicast: !r.meta.Dst.IsMulticast()}
+	var de *DropError
+	if r.err != nil {
+		if errors.As(r.err, &de) {
+			e.drops.Drop(de, rx)
+		}
+		return
+	}
+	for _, in := range r.link.insts {
+		if uint8(in.cfg.VRID) != r.adv.VRID {
+			continue
+		}
+		if err := Validate(r.adv, rx, in.expect); err != nil {
+			if errors.As(err, &de) {
+				if de.Reason == DropNotPeer && len(r.link.insts) > 1 {
+					continue // another instance with this VRID may have this peer
+				}
+				in.drops.Drop(de, rx)
+			}
+			return
+		}
+		if m := Mismatch(r.adv, in.expect); m != nil {
+			in.drops.Warn(m, rx) // keepalived ≥ 2.3.3 logs these and accepts (RFC 9568)
+		}
+		in.stats.AdvertsReceived++
+		info := AdvertInfo{Priority: r.adv.Priority, Src: r.meta.Src, Interval: r.adv.Interval()}
+		e.drive(now, in,
+			func(m *Machine) []Action { return m.ReceiveAdvert(now, info) },
+			func(g *SyncGroup, i int) []GroupAction { return g.ReceiveAdvert(now, i, info) })
+		return
+	}
+	// Other VRIDs on the LAN are normal; keepalived ignores them too.
+}
+
+// trackerChanged records a tracker result and recomputes the effective
+// priority (and fault) of every instance that tracks it.
+func (e *Engine) trackerChanged(now time.Time, s track.Status) {
+	k := trackKey{s.Kind, s.Name}
+	old, seen := e.trk[k]
+	e.trk[k] = s
+	if seen && old.Known == s.Known && old.OK == s.OK && old.Value == s.Value {
+		return
+	}
+	e.log.Info("tracker changed", "kind", s.Kind, "name", s.Name, "ok", s.OK, "value", s.Value, "detail", s.Detail)
+	for _, in := range e.insts {
+		for _, t := range in.trackers {
+			if t.Kind == s.Kind && t.Name == s.Name {
+				e.retrack(now, in)
+				break
+			}
+		}
+	}
+}
+
+// retrack applies the trackers' verdict to one instance.
+func (e *Engine) retrack(now time.Time, in *instance) {
+	st := make(map[string]track.Status, len(in.trackers))
+	for _, t := range in.trackers {
+		if s, ok := e.trk[trackKey{t.Kind, t.Name}]; ok {
+			st[t.Name] = s
+		}
+	}
+	prio, fault, reason := track.Effective(uint8(in.cfg.Priority), in.trackers, st)
+	if !fault && in.fault {
+		reason = "trackers recovered (" + in.faultReason + ")"
+	}
+	if fault != in.fault || (fault && reason != in.faultReason) {
+		in.fault, in.faultReason = fault, reason
+		e.drive(now, in,
+			func(m *Machine) []Action { return m.SetFault(now, fault, reason) },
+			func(g *SyncGroup, i int) []GroupAction { return g.SetFault(now, i, fault, reason) })
+	}
+	if prio != in.prio {
+		in.prio = prio
+		in.log.Info("effective priority changed", "priority", prio, "base", in.cfg.Priority, "reason", reason)
+		e.drive(now, in,
+			func(m *Machine) []Action { return m.SetPriority(now, prio) },
+			func(g *SyncGroup, i int) []GroupAction { return g.SetPriority(now, i, prio) })
+	}
+}
+
+// tick fires every deadline that has passed: kernel fences first (a lapsed
+// fence must win over a due advert), then machine timers, VIP refreshes and
+// gratuitous ARP bursts.
+func (e *Engine) tick(now time.Time) {
+	for _, in := range e.insts {
+		if in.fenceExpired(now) {
+			e.apply(now, in, in.loseFence(now))
+		}
+	}
+	for _, in := range e.insts {
+		if d := in.m.NextDeadline(); !d.IsZero() && !now.Before(d) {
+			// A group ticks all its due members at once, so the others
+			// are no longer due when the loop reaches them.
+			e.drive(now, in,
+				func(m *Machine) []Action { return m.Tick(now) },
+				func(g *SyncGroup, _ int) []GroupAction { return g.Tick(now) })
+		}
+		if in.holding && !in.refreshAt.IsZero() && !now.Before(in.refreshAt) {
+			in.installVIPs(now, e.opt.Addrs)
+		}
+		if !in.garpSecondAt.IsZero() && !now.Before(in.garpSecondAt) {
+			in.garpSecondAt = time.Time{}
+			if in.holding {
+				in.announce(in.garpRepeat())
+			}
+		}
+		if !in.garpRefreshAt.IsZero() && !now.Before(in.garpRefreshAt) {
+			in.garpRefreshAt = now.Add(in.garpRefresh())
+			if in.holding {
+				in.announce(in.cfg.GARPMasterRefreshRepeat)
+			}
+		}
+	}
+}
+
+func (e *Engine) nextDeadline() time.Time {
+	var d time.Time
+	for _, in := range e.insts {
+		if t := in.nextDeadline(); !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	return d
+}
+
+// apply carries out the state machine's actions for one instance, in order.
+func (e *Engine) apply(now time.Time, in *instance, acts []Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case SendAdvert:
+			in.sendAdvert(a.Priority)
+		case AddVIPs:
+			in.installVIPs(now, e.opt.Addrs)
+		case RemoveVIPs:
+			if err := e.opt.Addrs.Remove(in.vips); err != nil {
+				in.log.Error("remove VIPs", "err", err)
+			}
+			in.dropVIPs()
+		case Announce:
+			in.announce(in.garpRepeat())
+			if d := in.garpDelay(); d > 0 {
+				in.garpSecondAt = now.Add(d)
+			}
+			if r := in.garpRefresh(); r > 0 {
+				in.garpRefreshAt = now.Add(r)
+			}
+		case RxLowerPrio:
+			// keepalived re-announces when a lower-priority router shows up,
+			// to repair caches it may have poisoned.
+			if in.holding {
+				in.announce(in.cfg.GARPLowerPrioRepeat)
+			}
+		case TakeoverDenied:
+			in.log.Info("takeover denied", "reason", a.Reason)
+		case Transition:
+			e.transitioned(now, in, a)
+		}
+	}
+}
+
+func (e *Engine) transitioned(now time.Time, in *instance, t Transition) {
+	in.last = control.Transition{From: t.From.String(), To: t.To.String(), Reason: t.Reason, At: t.At}
+	in.stats.Transitions++
+	in.log.Info("transition", "from", t.From.String(), "to", t.To.String(), "reason", t.Reason, "priority", in.m.Priority())
+	if t.To != StateInit {
+		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: t.To.String(), Priority: int(in.m.Priority())})
+	}
+}
+
+// shutdown steps every instance down: masters send priority 0 and drop
+// their VIPs; then STOP notifies run and sockets close.
+func (e *Engine) shutdown(now time.Time) {
+	for _, g := range e.groups {
+		e.applyGroup(now, g, g.sg.Shutdown(now))
+	}
+	for _, in := range e.insts {
+		e.apply(now, in, in.m.Shutdown(now)) // no-op for group members, already stopped
+		// Whatever the state, none of our VIPs may outlive the process.
+		if err := e.opt.Addrs.Remove(in.vips); err != nil {
+			in.log.Warn("remove VIPs at shutdown", "err", err)
+		}
+		in.dropVIPs()
+		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: "STOP", Priority: 0})
+	}
+	if e.stopTrackers != nil {
+		e.stopTrackers()
+	}
+	e.closeLinks()
+}
+
+// closeUnusedLinks closes the links no instance uses any more.
+func (e *Engine) closeUnusedLinks() {
+	for k, l := range e.links {
+		if len(l.insts) == 0 {
+			l.close()
+			delete(e.links, k)
+		}
+	}
+}
+
+func (l *link) close() {
+	l.conn.Close()
+	if l.ann != nil {
+		l.ann.Close()
+	}
+}
+
+func (e *Engine) closeLinks() {
+	for k, l := range e.links {
+		l.close()
+		delete(e.links, k)
+	}
+}

@@ -1,0 +1,368 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/vrrp/notify"
+	"github.com/vipd/vipd/vrrp/track"
+	"github.com/vipd/vipd/vrrp/vip"
+	"github.com/vipd/vipd/vrrp/vrrpconn"
+)
+
+// fakeLAN connects fake packet conns: a write to the VRRP group reaches
+// every other conn, a write to an address reaches the conn that has it.
+type fakeLAN struct {
+	mu    sync.Mutex
+	conns []*fakeConn
+	cut   map[[2]netip.Addr]bool // src→dst pairs whose packets are dropped
+}
+
+type fakePacket struct {
+	b    []byte
+	meta vrrpconn.Meta
+}
+
+type fakeConn struct {
+	lan    *fakeLAN
+	addr   netip.Addr
+	in     chan fakePacket
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *fakeLAN) dial(addr netip.Addr) *fakeConn {
+	c := &fakeConn{lan: l, addr: addr, in: make(chan fakePacket, 64), closed: make(chan struct{})}
+	l.mu.Lock()
+	l.conns = append(l.conns, c)
+	l.mu.Unlock()
+	return c
+}
+
+func (l *fakeLAN) setCut(a, b netip.Addr, cut bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cut == nil {
+		l.cut = map[[2]netip.Addr]bool{}
+	}
+	l.cut[[2]netip.Addr{a, b}] = cut
+	l.cut[[2]netip.Addr{b, a}] = cut
+}
+
+func (c *fakeConn) ReadFrom(b []byte) (int, vrrpconn.Meta, error) {
+	select {
+	case p := <-c.in:
+		return copy(b, p.b), p.meta, nil
+	case <-c.closed:
+		return 0, vrrpconn.Meta{}, net.ErrClosed
+	}
+}
+
+func (c *fakeConn) WriteTo(b []byte, dst netip.Addr) error {
+	c.lan.mu.Lock()
+	defer c.lan.mu.Unlock()
+	for _, o := range c.lan.conns {
+		if o == c || c.lan.cut[[2]netip.Addr{c.addr, o.addr}] || (!dst.IsMulticast() && o.addr != dst) {
+			continue
+		}
+		select {
+		case o.in <- fakePacket{b: slices.Clone(b), meta: vrrpconn.Meta{Src: c.addr, Dst: dst, TTL: 255}}:
+		default: // a full queue drops, as a socket buffer would
+		}
+	}
+	return nil
+}
+
+func (c *fakeConn) LocalAddr() netip.Addr { return c.addr }
+func (c *fakeConn) Close() error          { c.once.Do(func() { close(c.closed) }); return nil }
+
+// fakeAddrs is one node's kernel: VIPs with their expiry.
+type fakeAddrs struct {
+	mu  sync.Mutex
+	now func() time.Time
+	exp map[netip.Prefix]time.Time
+}
+
+func (f *fakeAddrs) Apply(addrs []vip.Addr, lifetime time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range addrs {
+		f.exp[a.Prefix] = f.now().Add(lifetime)
+	}
+	return nil
+}
+
+func (f *fakeAddrs) Remove(addrs []vip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range addrs {
+		delete(f.exp, a.Prefix)
+	}
+	return nil
+}
+
+// held lists the VIPs present now (expired ones are gone, as in the kernel).
+func (f *fakeAddrs) held() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for p, t := range f.exp {
+		if f.now().Before(t) {
+			out = append(out, p.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+type fakeAnnouncer struct{ n int }
+
+func (a *fakeAnnouncer) Announce(addrs []netip.Addr, _ net.HardwareAddr) error {
+	a.n += len(addrs)
+	return nil
+}
+func (a *fakeAnnouncer) Close() error { return nil }
+
+type fakeNotifier struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (f *fakeNotifier) Notify(_ notify.Scripts, ev notify.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, fmt.Sprintf("%s %s %s %d", ev.Type, ev.Name, ev.State, ev.Priority))
+}
+
+// node is one engine on the fake LAN.
+type node struct {
+	addr     netip.Addr
+	engine   *Engine
+	addrs    *fakeAddrs
+	notifier *fakeNotifier
+	trk      chan track.Status
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+func startNode(t *testing.T, lan *fakeLAN, addr string, conf string) *node {
+	t.Helper()
+	cfg, _, err := config.Parse(t.Name()+"-"+addr+".conf", []byte(conf))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	n := &node{
+		addr:     netip.MustParseAddr(addr),
+		addrs:    &fakeAddrs{now: time.Now, exp: map[netip.Prefix]time.Time{}},
+		notifier: &fakeNotifier{},
+		trk:      make(chan track.Status),
+		done:     make(chan error, 1),
+	}
+	conn := lan.dial(n.addr)
+	n.engine = NewEngine(cfg, Options{
+		OpenConn:      func(vrrpconn.Config) (PacketConn, error) { return conn, nil },
+		OpenAnnouncer: func(string) (Announcer, error) { return &fakeAnnouncer{}, nil },
+		Addrs:         n.addrs,
+		Notifier:      n.notifier,
+		Trackers: func(ctx context.Context, cfg *config.Config, out chan<- track.Status) {
+			for _, in := range cfg.Instances { // links are up
+				out <- track.Status{Name: in.Interface, Kind: track.KindInterface, Known: true, OK: true}
+			}
+			for {
+				select {
+				case s := <-n.trk:
+					out <- s
+				case <-ctx.Done():
+					return
+				}
+			}
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	go func() { n.done <- n.engine.Run(ctx) }()
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *node) stop() {
+	if n.cancel != nil {
+		n.cancel()
+		<-n.done
+		n.cancel = nil
+	}
+}
+
+func (n *node) state(t *testing.T) string {
+	t.Helper()
+	st, err := n.engine.Status(context.Background())
+	if err != nil || len(st) == 0 {
+		return "?"
+	}
+	return st[0].State
+}
+
+// eventually polls cond until it holds or a generous deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// fastConf is a VRRPv3 instance with a 50 ms advert interval, so elections
+// take a fraction of a second with real timers.
+func fastConf(prio int, extra string) string {
+	return fmt.Sprintf(`
+global_defs {
+    vrrp_version 3
+    vrrp_garp_master_delay 0
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority %d
+    advert_int 0.05
+    %s
+    virtual_ipaddress { 10.0.0.100/24 }
+}
+`, prio, extra)
+}
+
+func TestEngineElectsHighestPriorityAndFailsOver(t *testing.T) {
+	lan := &fakeLAN{}
+	n1 := startNode(t, lan, "10.0.0.1", fastConf(150, ""))
+	n2 := startNode(t, lan, "10.0.0.2", fastConf(100, ""))
+	eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" && n2.state(t) == "BACKUP" })
+	eventually(t, "VIP on n1 only", func() bool { return len(n1.addrs.held()) == 1 && len(n2.addrs.held()) == 0 })
+
+	// Graceful stop: priority 0, VIPs removed, n2 takes over.
+	n1.stop()
+	if got := n1.addrs.held(); len(got) != 0 {
+		t.Errorf("n1 still holds %v after stopping", got)
+	}
+	eventually(t, "n2 master", func() bool { return n2.state(t) == "MASTER" && len(n2.addrs.held()) == 1 })
+	n1.notifier.mu.Lock()
+	defer n1.notifier.mu.Unlock()
+	if !slices.Contains(n1.notifier.events, "INSTANCE VI_1 MASTER 150") || !slices.Contains(n1.notifier.events, "INSTANCE VI_1 STOP 0") {
+		t.Errorf("n1 notify events = %v, want MASTER then STOP", n1.notifier.events)
+	}
+}
+
+func TestEngineNopreemptKeepsMaster(t *testing.T) {
+	lan := &fakeLAN{}
+	n2 := startNode(t, lan, "10.0.0.2", fastConf(100, "nopreempt"))
+	eventually(t, "n2 master alone", func() bool { return n2.state(t) == "MASTER" })
+	n1 := startNode(t, lan, "10.0.0.1", fastConf(150, "nopreempt"))
+	eventually(t, "n1 backup", func() bool { return n1.state(t) == "BACKUP" })
+	time.Sleep(500 * time.Millisecond) // ten advert intervals: n1 must not preempt
+	if n1.state(t) != "BACKUP" || n2.state(t) != "MASTER" {
+		t.Errorf("nopreempt: n1 %s n2 %s, want BACKUP and MASTER", n1.state(t), n2.state(t))
+	}
+}
+
+func TestEngineScriptWeightMovesMastership(t *testing.T) {
+	lan := &fakeLAN{}
+	script := `
+vrrp_script chk {
+    script "/bin/true"
+    interval 1
+    weight -60
+}`
+	conf := func(prio int) string {
+		return script + fastConf(prio, "track_script { chk }")
+	}
+	n1 := startNode(t, lan, "10.0.0.1", conf(150))
+	n2 := startNode(t, lan, "10.0.0.2", conf(100))
+	eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
+	n1.trk <- track.Status{Name: "chk", Kind: track.KindScript, Known: true, OK: false, Detail: "exit 1"}
+	eventually(t, "n2 master after n1's script fails", func() bool { return n2.state(t) == "MASTER" && n1.state(t) == "BACKUP" })
+	st, _ := n1.engine.Status(context.Background())
+	if st[0].Priority != 90 || st[0].BasePriority != 150 {
+		t.Errorf("n1 priority %d base %d, want 90 and 150", st[0].Priority, st[0].BasePriority)
+	}
+}
+
+func TestEngineFenceLapseStepsDown(t *testing.T) {
+	// A master whose refreshes stop (as if frozen) must find its fence
+	// lapsed and re-enter as backup rather than refresh a VIP the kernel
+	// already dropped.
+	lan := &fakeLAN{}
+	n1 := startNode(t, lan, "10.0.0.1", fastConf(150, ""))
+	eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
+	var lapsed []Action
+	err := n1.engine.do(context.Background(), func(now time.Time) {
+		in := n1.engine.insts[0]
+		later := in.fenceUntil.Add(time.Millisecond)
+		if !in.fenceExpired(later) {
+			t.Errorf("fence not expired at its deadline")
+		}
+		lapsed = in.loseFence(later)
+		n1.engine.apply(later, in, lapsed)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(lapsed, func(a Action) bool { tr, ok := a.(Transition); return ok && tr.To == StateBackup }) {
+		t.Errorf("lapsed fence actions %v, want a transition to BACKUP", lapsed)
+	}
+}
+
+func TestEngineReloadKeepsMasterAndAppliesVIPDiff(t *testing.T) {
+	lan := &fakeLAN{}
+	n1 := startNode(t, lan, "10.0.0.1", fastConf(150, ""))
+	eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
+	newConf := `
+global_defs {
+    vrrp_version 3
+    vrrp_garp_master_delay 0
+}
+vrrp_instance VI_renamed {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 140
+    advert_int 0.05
+    virtual_ipaddress {
+        10.0.0.100/24
+        10.0.0.101/24
+    }
+}
+vrrp_instance VI_2 {
+    interface eth0
+    virtual_router_id 52
+    priority 100
+    advert_int 0.05
+    virtual_ipaddress { 10.0.0.200/24 }
+}`
+	cfg, _, err := config.Parse("reload.conf", []byte(newConf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.engine.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := n1.engine.Status(context.Background())
+	if st[0].Name != "VI_renamed" || st[0].State != "MASTER" || st[0].BasePriority != 140 {
+		t.Errorf("after reload: %+v, want VI_renamed MASTER base 140", st[0])
+	}
+	if got, want := n1.addrs.held(), []string{"10.0.0.100/24", "10.0.0.101/24"}; !slices.Equal(got, want) {
+		t.Errorf("held %v, want %v", got, want)
+	}
+	eventually(t, "VI_2 master", func() bool {
+		st, _ := n1.engine.Status(context.Background())
+		return len(st) == 2 && st[1].State == "MASTER"
+	})
+}

@@ -1,0 +1,288 @@
+package vrrp
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/control"
+	"github.com/vipd/vipd/vrrp/notify"
+	"github.com/vipd/vipd/vrrp/track"
+	"github.com/vipd/vipd/vrrp/vip"
+)
+
+// instance is one vrrp_instance at run time. Every field is owned by the
+// engine goroutine; nothing here is safe for concurrent use.
+type instance struct {
+	cfg     *config.Instance
+	global  *config.GlobalDefs
+	group   *group // nil when not in a vrrp_sync_group
+	gidx    int    // member index in group
+	log     *slog.Logger
+	m       *Machine
+	link    *link
+	version uint8
+	advInt  time.Duration
+
+	vips     []vip.Addr   // virtual_ipaddress then virtual_ipaddress_excluded
+	advAddrs []netip.Addr // addresses carried in adverts
+	annAddrs []netip.Addr // addresses announced by GARP / NA
+	dsts     []netip.Addr // the multicast group or the unicast peers
+	expect   Expect       // receive validation
+	trackers []track.Tracker
+
+	// Kernel fence: while holding, the VIPs expire at fenceUntil unless
+	// refreshed at refreshAt.
+	holding    bool
+	lifetime   time.Duration
+	fenceUntil time.Time
+	refreshAt  time.Time
+
+	// Gratuitous ARP / NA schedule after becoming master.
+	garpSecondAt  time.Time // garp_master_delay burst; zero when none pending
+	garpRefreshAt time.Time // garp_master_refresh; zero when off
+
+	prio        uint8 // effective priority last given to the machine
+	fault       bool
+	faultReason string
+
+	stats control.InstanceStats
+	drops *DropCounter
+	last  control.Transition
+	buf   []byte
+}
+
+func newInstance(c *config.Instance, g *config.GlobalDefs, l *link, log *slog.Logger, drops *DropCounter) *instance {
+	in := newInstanceConfig(c, g, l)
+	in.log = log.With("instance", c.Name)
+	in.drops = drops
+	in.prio = uint8(c.Priority)
+	in.m = NewMachine(Params{
+		Name:                 c.Name,
+		Version:              int(in.version),
+		Priority:             uint8(c.Priority),
+		AdvertInterval:       in.advInt,
+		Preempt:              !c.Nopreempt,
+		PreemptDelay:         c.PreemptDelay,
+		WantMaster:           c.InitialState() == config.StateMaster,
+		PrimaryAddr:          l.conn.LocalAddr(),
+		DownTimerAdverts:     c.DownTimerAdverts,
+		LowerPrioNoAdvert:    c.LowerPrioNoAdvert,
+		HigherPrioSendAdvert: c.HigherPrioSendAdvert,
+	})
+	return in
+}
+
+// newInstanceConfig derives from the config everything an instance needs
+// that is not run-time state (reload replaces exactly these fields).
+func newInstanceConfig(c *config.Instance, g *config.GlobalDefs, l *link) *instance {
+	in := &instance{
+		cfg:     c,
+		global:  g,
+		link:    l,
+		version: uint8(c.EffectiveVersion()),
+		advInt:  c.EffectiveAdvertInt(),
+	}
+	for _, v := range c.VIPs {
+		in.vips = append(in.vips, vipAddr(v, c.Interface))
+		if v.Prefix.Addr().Is4() == (c.Family == 4) {
+			in.advAddrs = append(in.advAddrs, v.Prefix.Addr())
+		}
+		in.annAddrs = append(in.annAddrs, v.Prefix.Addr())
+	}
+	for _, v := range c.ExcludedVIPs {
+		in.vips = append(in.vips, vipAddr(v, c.Interface))
+		in.annAddrs = append(in.annAddrs, v.Prefix.Addr())
+	}
+	in.lifetime = fenceLifetime(in.advInt)
+	if len(c.UnicastPeers) > 0 {
+		in.dsts = c.UnicastPeers
+	} else {
+		in.dsts = []netip.Addr{l.group}
+	}
+	in.expect = Expect{
+		Version:      in.version,
+		VRID:         uint8(c.VRID),
+		Family:       c.Family,
+		AdvertInt:    IntervalToField(in.version, in.advInt),
+		Strict:       c.Strict,
+		CheckAddrs:   in.advAddrs,
+		UnicastPeers: c.UnicastPeers,
+	}
+	if in.version == 2 && c.AuthType == config.AuthPass {
+		in.expect.AuthType = 1
+		in.expect.AuthData = PassAuth(c.AuthPass)
+	}
+	in.trackers = trackersOf(c)
+	return in
+}
+
+func vipAddr(v config.VIP, defaultDev string) vip.Addr {
+	dev := v.Dev
+	if dev == "" {
+		dev = defaultDev
+	}
+	return vip.Addr{Prefix: v.Prefix, Dev: dev, Label: v.Label, Scope: v.Scope, Brd: v.Brd}
+}
+
+// trackersOf lists what changes the instance's priority (the config layer
+// already resolved unweighted track_script entries to the script's weight).
+// As in keepalived, the instance's own interface going down puts it in
+// FAULT unless dont_track_primary is set.
+func trackersOf(c *config.Instance) []track.Tracker {
+	var ts []track.Tracker
+	if !c.DontTrackPrimary {
+		ts = append(ts, track.Tracker{Name: c.Interface, Kind: track.KindInterface})
+	}
+	for _, r := range c.TrackScripts {
+		ts = append(ts, track.Tracker{Name: r.Name, Kind: track.KindScript, Weight: r.Weight, Reverse: r.Reverse})
+	}
+	for _, r := range c.TrackInterfaces {
+		ts = append(ts, track.Tracker{Name: r.Name, Kind: track.KindInterface, Weight: r.Weight, Reverse: r.Reverse})
+	}
+	for _, r := range c.TrackFiles {
+		ts = append(ts, track.Tracker{Name: r.Name, Kind: track.KindFile, Weight: r.Weight, Reverse: r.Reverse})
+	}
+	return ts
+}
+
+// nextDeadline is the earliest time the engine must call tick.
+func (in *instance) nextDeadline() time.Time {
+	d := in.m.NextDeadline()
+	for _, t := range []time.Time{in.refreshAt, in.garpSecondAt, in.garpRefreshAt} {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	return d
+}
+
+// fenceExpired reports whether the kernel may already have dropped our VIPs
+// because we did not refresh them in time (the process was frozen or
+// starved): refreshing now could re-add a VIP a backup has claimed since.
+func (in *instance) fenceExpired(now time.Time) bool {
+	return in.holding && !now.Before(in.fenceUntil.Add(-fenceMargin))
+}
+
+// loseFence steps down after a lapsed fence: whatever the kernel still has
+// goes, and the instance listens as a backup before claiming again.
+func (in *instance) loseFence(now time.Time) []Action {
+	late := now.Sub(in.fenceUntil.Add(-in.lifetime))
+	in.log.Warn("kernel fence lapsed, stepping down", "since_last_refresh", late.Round(time.Millisecond), "lifetime", in.lifetime)
+	in.dropVIPs()
+	return in.m.ForceState(now, StateBackup, fmt.Sprintf("kernel fence lapsed (no refresh for %s, lifetime %s)", late.Round(time.Millisecond), in.lifetime))
+}
+
+func (in *instance) installVIPs(now time.Time, addrs AddrManager) {
+	if err := addrs.Apply(in.vips, in.lifetime); err != nil {
+		in.log.Error("install VIPs", "err", err)
+	}
+	in.holding = true
+	in.fenceUntil = now.Add(in.lifetime)
+	in.refreshAt = now.Add(fenceRefreshEvery(in.lifetime))
+}
+
+func (in *instance) dropVIPs() {
+	in.holding = false
+	in.refreshAt = time.Time{}
+	in.garpSecondAt = time.Time{}
+	in.garpRefreshAt = time.Time{}
+}
+
+// sendAdvert builds and sends one advert to every destination.
+func (in *instance) sendAdvert(prio uint8) {
+	a := Advert{
+		Version:   in.version,
+		Type:      1,
+		VRID:      uint8(in.cfg.VRID),
+		Priority:  prio,
+		AdvertInt: IntervalToField(in.version, in.advInt),
+		AuthType:  in.expect.AuthType,
+		AuthData:  in.expect.AuthData,
+		Addrs:     in.advAddrs,
+	}
+	src := in.link.conn.LocalAddr()
+	for _, dst := range in.dsts {
+		b, err := a.AppendMarshal(in.buf[:0], src, dst)
+		if err != nil {
+			in.log.Error("marshal advert", "err", err)
+			return
+		}
+		in.buf = b
+		if err := in.link.conn.WriteTo(b, dst); err != nil {
+			in.log.Warn("send advert", "dst", dst, "err", err)
+			continue
+		}
+		in.stats.AdvertsSent++
+	}
+}
+
+// announce sends one GARP/NA round: repeat packets per address.
+func (in *instance) announce(repeat int) {
+	if in.link.ann == nil || len(in.annAddrs) == 0 {
+		return
+	}
+	for range max(repeat, 1) {
+		if err := in.link.ann.Announce(in.annAddrs, nil); err != nil {
+			in.log.Warn("gratuitous ARP/NA", "err", err)
+			return
+		}
+	}
+}
+
+func (in *instance) garpDelay() time.Duration   { return in.cfg.GARPMasterDelay }
+func (in *instance) garpRepeat() int            { return in.cfg.GARPMasterRepeat }
+func (in *instance) garpRefresh() time.Duration { return in.cfg.GARPMasterRefresh }
+
+// status is the instance as vipctl shows it.
+func (in *instance) status(trk map[trackKey]track.Status) control.InstanceStatus {
+	st := control.InstanceStatus{
+		Name:         in.cfg.Name,
+		Interface:    in.cfg.Interface,
+		VRID:         in.cfg.VRID,
+		Version:      int(in.version),
+		State:        in.m.State().String(),
+		Priority:     int(in.m.Priority()),
+		BasePriority: in.cfg.Priority,
+		AdvertInt:    in.advInt,
+		Last:         in.last,
+		Stats:        in.stats,
+	}
+	if a := in.m.MasterAddr(); a.IsValid() {
+		st.MasterAddr = a.String()
+	}
+	if in.group != nil {
+		st.SyncGroup = in.group.cfg.Name
+	}
+	if in.holding {
+		st.FenceUntil = in.fenceUntil
+	}
+	for _, v := range in.vips {
+		st.VIPs = append(st.VIPs, v.Prefix.String())
+	}
+	st.Stats.Dropped = map[string]uint64{}
+	for r, n := range in.drops.Counts() {
+		st.Stats.Dropped[string(r)] = n
+	}
+	for _, t := range in.trackers {
+		s := trk[trackKey{t.Kind, t.Name}]
+		st.Trackers = append(st.Trackers, control.TrackerStatus{
+			Name: t.Name, Kind: t.Kind, Known: s.Known, OK: s.OK, Weight: t.Weight,
+			Value: s.Value, Detail: s.Detail, Since: s.Since,
+		})
+	}
+	return st
+}
+
+func (in *instance) notifyScripts() notify.Scripts {
+	return notify.Scripts{
+		Master:  in.cfg.NotifyMaster,
+		Backup:  in.cfg.NotifyBackup,
+		Fault:   in.cfg.NotifyFault,
+		Stop:    in.cfg.NotifyStop,
+		Generic: in.cfg.Notify,
+		User:    in.global.ScriptUser,
+	}
+}

@@ -1,0 +1,182 @@
+package vrrp
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/vrrp/notify"
+	"github.com/vipd/vipd/vrrp/vip"
+)
+
+// reloadKey identifies "the same instance" across a reload the way
+// keepalived does (vrrp_exist): by VRID, family, interface and unicast
+// source, not by name, so renaming an instance keeps its state.
+type reloadKey struct {
+	vrid    int
+	family  int
+	ifname  string
+	unicast bool
+	src     netip.Addr
+}
+
+func reloadKeyOf(c *config.Instance) reloadKey {
+	k := reloadKey{vrid: c.VRID, family: c.Family, ifname: c.Interface, unicast: len(c.UnicastPeers) > 0}
+	if k.unicast {
+		k.src = c.UnicastSrcIP
+	}
+	return k
+}
+
+// Reload applies a new configuration without disturbing what did not
+// change: a matched instance keeps its state and machine, and only the
+// difference in its VIPs is applied; removed instances step down
+// gracefully; added ones start as a fresh instance would.
+func (e *Engine) Reload(ctx context.Context, cfg *config.Config) error {
+	var err error
+	if derr := e.do(ctx, func(now time.Time) { err = e.reload(now, cfg) }); derr != nil {
+		return derr
+	}
+	return err
+}
+
+func (e *Engine) reload(now time.Time, cfg *config.Config) error {
+	old := map[reloadKey]*instance{}
+	for _, in := range e.insts {
+		old[reloadKeyOf(in.cfg)] = in
+	}
+	// An instance keeps running when its protocol parameters and its sync
+	// group are unchanged; a group keeps running only as a whole.
+	match := map[*config.Instance]*instance{}
+	for _, c := range cfg.Instances {
+		if in := old[reloadKeyOf(c)]; in != nil && e.sameProtocol(in, c) && groupKey(e.cfg, in.cfg) == groupKey(cfg, c) {
+			match[c] = in
+		}
+	}
+	for _, g := range cfg.SyncGroups {
+		whole := true
+		for _, name := range g.Members {
+			if c := cfg.Instance(name); c == nil || match[c] == nil {
+				whole = false
+			}
+		}
+		if !whole {
+			for _, name := range g.Members {
+				if c := cfg.Instance(name); c != nil {
+					delete(match, c)
+				}
+			}
+		}
+	}
+	var keep, added []*instance
+	for _, c := range cfg.Instances {
+		if in := match[c]; in != nil {
+			delete(old, reloadKeyOf(c))
+			e.update(now, in, c, &cfg.Global)
+			keep = append(keep, in)
+			continue
+		}
+		l, err := e.linkFor(e.runCtx, c)
+		if err != nil {
+			e.log.Error("reload: instance not started", "instance", c.Name, "err", err)
+			continue
+		}
+		in := newInstance(c, &cfg.Global, l, e.log, NewDropCounter(e.log.With("instance", c.Name), 10*time.Second))
+		added = append(added, in)
+	}
+	// What is left in old was removed from the config (or changed so much
+	// that it is a new instance): it steps down like at shutdown.
+	for _, in := range e.insts {
+		if old[reloadKeyOf(in.cfg)] != in {
+			continue
+		}
+		in.log.Info("instance removed or changed by reload, stepping down")
+		e.apply(now, in, in.m.Shutdown(now)) // alone: its group is rebuilt
+		if err := e.opt.Addrs.Remove(in.vips); err != nil {
+			in.log.Warn("remove VIPs", "err", err)
+		}
+		in.dropVIPs()
+		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: "DELETED", Priority: 0})
+		in.link.insts = slices.DeleteFunc(in.link.insts, func(x *instance) bool { return x == in })
+	}
+
+	e.cfg = cfg
+	e.insts = nil
+	clear(e.byKey)
+	for _, in := range keep {
+		e.insts = append(e.insts, in)
+		e.byKey[in.cfg.Name] = in
+	}
+	for _, in := range added {
+		in.link.insts = append(in.link.insts, in)
+		e.insts = append(e.insts, in)
+		e.byKey[in.cfg.Name] = in
+		if err := e.opt.Addrs.Remove(in.vips); err != nil {
+			in.log.Warn("remove stale VIPs", "err", err)
+		}
+	}
+	e.buildGroups(cfg)
+	e.closeUnusedLinks()
+
+	// Scripts are restarted with the new config; their last results are
+	// kept, so an unchanged tracker does not glitch the priority (keepalived
+	// #1009 counted a weight twice across a reload).
+	e.stopTrackers()
+	trkCtx, stop := context.WithCancel(e.runCtx)
+	e.stopTrackers = stop
+	go e.opt.Trackers(trkCtx, cfg, e.trkCh)
+
+	e.awaitLinkStates(e.runCtx, added, linkStateWait)
+	for _, in := range keep {
+		e.retrack(now, in)
+	}
+	for _, in := range added {
+		e.retrack(now, in)
+	}
+	e.start(now, added)
+	return nil
+}
+
+// sameProtocol reports whether a running instance can take the new config
+// in place: what the state machine was built from must be unchanged except
+// the base priority, which is applied like a tracker change.
+func (e *Engine) sameProtocol(in *instance, c *config.Instance) bool {
+	o := in.cfg
+	return o.EffectiveVersion() == c.EffectiveVersion() &&
+		o.EffectiveAdvertInt() == c.EffectiveAdvertInt() &&
+		o.Nopreempt == c.Nopreempt && o.PreemptDelay == c.PreemptDelay &&
+		o.DownTimerAdverts == c.DownTimerAdverts &&
+		o.LowerPrioNoAdvert == c.LowerPrioNoAdvert &&
+		o.MCastSrcIP == c.MCastSrcIP &&
+		slices.Equal(o.UnicastPeers, c.UnicastPeers) &&
+		(o.Priority == 255) == (c.Priority == 255)
+}
+
+// update moves a running instance to its new config: VIP differences are
+// applied to the kernel if it holds them, everything else is recomputed.
+func (e *Engine) update(now time.Time, in *instance, c *config.Instance, g *config.GlobalDefs) {
+	fresh := newInstanceConfig(c, g, in.link)
+	if in.holding {
+		var gone []vip.Addr
+		for _, v := range in.vips {
+			if !slices.Contains(fresh.vips, v) {
+				gone = append(gone, v)
+			}
+		}
+		if len(gone) > 0 {
+			if err := e.opt.Addrs.Remove(gone); err != nil {
+				in.log.Warn("reload: remove VIPs", "err", err)
+			}
+		}
+	}
+	in.cfg, in.global = c, g
+	in.log = e.log.With("instance", c.Name)
+	in.vips, in.advAddrs, in.annAddrs, in.dsts = fresh.vips, fresh.advAddrs, fresh.annAddrs, fresh.dsts
+	in.expect, in.trackers = fresh.expect, fresh.trackers
+	if in.holding {
+		in.installVIPs(now, e.opt.Addrs) // adds new VIPs, refreshes the rest
+		in.announce(in.garpRepeat())
+	}
+}

@@ -1,0 +1,77 @@
+package vrrp
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/vrrp/track"
+)
+
+// RunTrackers returns the Trackers that run, for a configuration, every
+// vrrp_script some instance tracks (with runner), a link watcher for every
+// tracked interface, and a reader for every track_file. Scripts nobody
+// tracks are not run, as in keepalived.
+func RunTrackers(runner track.Runner, clock track.Clock, log *slog.Logger) Trackers {
+	return func(ctx context.Context, cfg *config.Config, out chan<- track.Status) {
+		scripts := map[string]bool{}
+		ifaces := map[string]bool{}
+		files := map[string]bool{}
+		for _, in := range cfg.Instances {
+			for _, t := range trackersOf(in) {
+				switch t.Kind {
+				case track.KindScript:
+					scripts[t.Name] = true
+				case track.KindInterface:
+					ifaces[t.Name] = true
+				case track.KindFile:
+					files[t.Name] = true
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		start := func(what string, run func(context.Context, chan<- track.Status) error) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := run(ctx, out); err != nil {
+					log.Error("tracker stopped", "tracker", what, "err", err)
+				}
+			}()
+		}
+		for _, s := range cfg.Scripts {
+			if !scripts[s.Name] {
+				continue
+			}
+			user := s.User
+			if user == "" {
+				user = cfg.Global.ScriptUser
+			}
+			sc := track.NewScript(track.ScriptConfig{
+				Name: s.Name, Command: s.Script, Interval: s.Interval, Timeout: s.Timeout,
+				Rise: s.Rise, Fall: s.Fall, InitFail: s.InitFail, User: user,
+			}, runner, clock)
+			start("vrrp_script "+s.Name, sc.Run)
+		}
+		if len(ifaces) > 0 {
+			start("interfaces", track.NewInterfaces(clock, sortedKeys(ifaces)...).Run)
+		}
+		for _, f := range cfg.TrackFiles {
+			if files[f.Name] {
+				start("track_file "+f.Name, track.NewFile(track.FileConfig{Name: f.Name, Path: f.File}, clock).Run)
+			}
+		}
+		wg.Wait()
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

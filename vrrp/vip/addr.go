@@ -76,7 +76,7 @@ func LifetimeSeconds(d time.Duration) uint32 {
 // still hold an address: the lifetime worker runs at most once a second
 // after any address change in the namespace (ADDRCONF_TIMER_FUZZ_MAX), may
 // round its wakeup up by 250 ms (ADDRCONF_TIMER_FUZZ), and runs on a
-// workqueue. Measured worst case on an idle box: 0.93 s (FENCE.md); the
+// workqueue. Measured worst case on an idle box: 0.93 s (docs/kernel-fence.md); the
 // remainder is margin for a loaded machine.
 const ExpiryLateness = 1500 * time.Millisecond
 

@@ -3,7 +3,7 @@
 // VIP carrying a kernel address lifetime so that the kernel itself withdraws
 // the VIPs of a daemon that died or froze (the "kernel fence").
 //
-// # Kernel fence timing (measured on Linux 6.18, see FENCE.md)
+// # Kernel fence timing (measured on Linux 6.18, see docs/kernel-fence.md)
 //
 // Lifetimes have one-second granularity (IFA_CACHEINFO carries whole
 // seconds). An address installed or refreshed at time r with valid_lft L

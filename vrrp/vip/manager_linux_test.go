@@ -209,7 +209,7 @@ func (w *world) watchDeletes(t *testing.T, p netip.Prefix) <-chan time.Time {
 
 // TestExpiry measures how long after installation the kernel removes an
 // address that is not refreshed. It asserts only a generous bound; the
-// measured delays are logged (see FENCE.md).
+// measured delays are logged (see docs/kernel-fence.md).
 func TestExpiry(t *testing.T) {
 	t.Parallel() // each subtest has its own namespace, and the kernel's lifetime worker is per namespace
 	for _, fam := range []string{"ipv4", "ipv6"} {

@@ -1,0 +1,346 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/internal/lab"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
+// instanceConf is one vrrp_instance block for the lab's eth0.
+func instanceConf(name string, vrid, prio int, vip netip.Addr, extra string) string {
+	return fmt.Sprintf(`
+vrrp_instance %s {
+    state BACKUP
+    interface eth0
+    virtual_router_id %d
+    priority %d
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass 1111
+    }
+    virtual_ipaddress {
+        %s/24
+    }
+%s
+}
+`, name, vrid, prio, vip, extra)
+}
+
+// world is a lab with vipd nodes and an observer of the test's VIPs.
+type world struct {
+	lab  *lab.Lab
+	obs  *lab.Observer
+	dir  string
+	vipd map[string]*Vipd
+}
+
+func newWorld(t *testing.T, nodes int) *world {
+	t.Helper()
+	RequireRoot(t)
+	Binary(t, "vipd") // build before the lab exists, so build time is not lab time
+	l := lab.ForTest(t, lab.Options{Nodes: nodes})
+	return &world{lab: l, dir: t.TempDir(), vipd: map[string]*Vipd{}}
+}
+
+// watch starts the observer on the lab's VIPs (host parts given).
+func (w *world) watch(t *testing.T, hostParts ...byte) []netip.Addr {
+	t.Helper()
+	var vips []netip.Addr
+	for _, h := range hostParts {
+		vips = append(vips, w.lab.Addr4(h))
+	}
+	w.obs = lab.NewObserver(w.lab, vips, 5*time.Millisecond)
+	if err := w.obs.Start(); err != nil {
+		t.Fatalf("observer: %v", err)
+	}
+	t.Cleanup(func() { t.Logf("observer:\n%s", w.obs.Stop()) })
+	return vips
+}
+
+func (w *world) start(t *testing.T, i int, conf string) *Vipd {
+	t.Helper()
+	h := w.lab.Nodes[i]
+	v := StartVipd(t, h, w.dir, conf)
+	w.vipd[h.Name] = v
+	return v
+}
+
+func (w *world) waitHolder(t *testing.T, vip netip.Addr, node string, limit time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	if err := w.obs.WaitHolder(ctx, vip, node); err != nil {
+		t.Fatalf("waiting for %s to hold %s: %v (holders now %v)", node, vip, err, w.obs.Holders(vip))
+	}
+}
+
+// assertNoSplitBrain fails if two nodes ever held vip at once.
+func (w *world) assertNoSplitBrain(t *testing.T, vip netip.Addr) {
+	t.Helper()
+	r := w.obs.Snapshot().VIP(vip)
+	if r.SplitBrain != 0 {
+		t.Errorf("split-brain on %s: %s with two or more holders", vip, r.SplitBrain)
+	}
+}
+
+// holdsOnly checks that exactly node holds vip now and for the next d.
+func (w *world) holdsOnly(t *testing.T, vip netip.Addr, node string, d time.Duration) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if got := w.obs.Holders(vip); !slices.Equal(got, []string{node}) {
+			t.Fatalf("holders of %s = %v, want only %s", vip, got, node)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestElectionAndGracefulFailover(t *testing.T) {
+	w := newWorld(t, 3)
+	vip := w.watch(t, 200)[0]
+	prios := []int{100, 150, 120}
+	for i, p := range prios {
+		w.start(t, i, instanceConf("VI_1", 51, p, vip, ""))
+	}
+	w.waitHolder(t, vip, "n2", 10*time.Second)
+	w.holdsOnly(t, vip, "n2", time.Second)
+	w.vipd["n1"].WaitState(t, "VI_1", "BACKUP", 2*time.Second)
+	w.vipd["n3"].WaitState(t, "VI_1", "BACKUP", 2*time.Second)
+
+	// SIGTERM of the master: priority 0, the next highest (n3) takes over.
+	stopped := time.Now()
+	if err := w.vipd["n2"].Proc.Stop(); err != nil {
+		t.Fatalf("stop n2: %v", err)
+	}
+	w.waitHolder(t, vip, "n3", 10*time.Second)
+	w.holdsOnly(t, vip, "n3", 500*time.Millisecond)
+	t.Logf("graceful takeover n2→n3: VIP unheld %s", w.obs.Gap(vip, stopped))
+	w.assertNoSplitBrain(t, vip)
+
+	// The status reports the takeover with its reason.
+	st, err := w.vipd["n3"].Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := st.Instances[0]
+	if in.State != "MASTER" || in.Priority != 120 || !strings.Contains(in.Last.Reason, "priority 0") {
+		t.Errorf("n3 status = state %s prio %d last %+v; want MASTER 120 after a priority-0 advert", in.State, in.Priority, in.Last)
+	}
+}
+
+
+// TestKillAndFreezeFence: a master killed with -9 or frozen with SIGSTOP
+// loses its VIP in the kernel before the backup claims it — never two
+// holders, where keepalived keeps the VIP on the dead node forever.
+func TestKillAndFreezeFence(t *testing.T) {
+	w := newWorld(t, 2)
+	vip := w.watch(t, 200)[0]
+	w.start(t, 0, instanceConf("VI_1", 51, 150, vip, ""))
+	w.start(t, 1, instanceConf("VI_1", 51, 100, vip, ""))
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+	w.vipd["n2"].WaitState(t, "VI_1", "BACKUP", 2*time.Second)
+
+	killed := time.Now()
+	if err := w.vipd["n1"].Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vip, "n2", 10*time.Second)
+	r := w.obs.Snapshot().VIP(vip)
+	t.Logf("kill -9 of the master: VIP unheld for %s before n2 took over", r.Gap(killed))
+	w.assertNoSplitBrain(t, vip)
+	w.holdsOnly(t, vip, "n2", 500*time.Millisecond)
+
+	// n1 comes back and preempts (priority 150); then it is frozen for
+	// longer than its fence lifetime and resumed.
+	w.vipd["n1"].Start(t)
+	w.waitHolder(t, vip, "n1", 15*time.Second)
+	w.holdsOnly(t, vip, "n1", 300*time.Millisecond)
+	paused := time.Now()
+	if err := w.vipd["n1"].Proc.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vip, "n2", 10*time.Second)
+	t.Logf("SIGSTOP of the master: VIP unheld for %s before n2 took over", w.obs.Snapshot().VIP(vip).Gap(paused))
+	time.Sleep(5*time.Second - time.Since(paused)) // frozen 5 s in all, past the 2 s lifetime
+	if err := w.vipd["n1"].Proc.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	// Resumed, n1 finds its fence lapsed, re-enters as backup, listens,
+	// and preempts only through a normal election.
+	w.waitHolder(t, vip, "n1", 15*time.Second)
+	w.assertNoSplitBrain(t, vip)
+}
+
+// TestNopreemptKeepsVIP is seed 000's nginx pair: a backup with nopreempt
+// does not take the VIP back from a live master when it returns.
+func TestNopreemptKeepsVIP(t *testing.T) {
+	w := newWorld(t, 2)
+	vip := w.watch(t, 200)[0]
+	w.start(t, 0, instanceConf("VI_1", 80, 100, vip, "    nopreempt"))
+	w.start(t, 1, instanceConf("VI_1", 80, 50, vip, "    nopreempt"))
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+
+	if err := w.vipd["n1"].Proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vip, "n2", 10*time.Second)
+	w.vipd["n1"].Start(t)
+	w.vipd["n1"].WaitState(t, "VI_1", "BACKUP", 10*time.Second)
+	// Longer than n1's Master_Down_Interval: with preemption it would
+	// have taken over by now.
+	w.holdsOnly(t, vip, "n2", 5*time.Second)
+	w.assertNoSplitBrain(t, vip)
+}
+
+// seedConf rewrites a fixture from the seed documents to the lab: its
+// interface, VIP and script path; everything else is the document's.
+func seedConf(t *testing.T, fixture string, vip netip.Addr, script string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(RepoRoot(), "config", "testdata", "keepalived", fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	s = strings.ReplaceAll(s, "192.168.1.100/24", vip.String()+"/24")
+	s = strings.ReplaceAll(s, `"/etc/check.sh"`, `"`+script+`"`)
+	s = strings.ReplaceAll(s, "interval 3", "interval 1") // the test need not wait 3 s per check
+	return s
+}
+
+// TestSeed003WeightMovesMastership is seed 003's scenario: A (priority 80,
+// nopreempt) and B (70) track a check with weight -20. A's check fails →
+// 60 < 70 → B takes over. B's check fails → 50, but A (nopreempt) does not
+// take the VIP back.
+func TestSeed003WeightMovesMastership(t *testing.T) {
+	w := newWorld(t, 2)
+	vip := w.watch(t, 200)[0]
+	var checks []string
+	for i := range 2 {
+		fail := filepath.Join(w.dir, fmt.Sprintf("fail-n%d", i+1))
+		check := filepath.Join(w.dir, fmt.Sprintf("check-n%d.sh", i+1))
+		if err := os.WriteFile(check, []byte("#!/bin/sh\ntest ! -e "+fail+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		conf := seedConf(t, "seed003-haproxy-weight.conf", vip, check)
+		if i == 1 { // B: the document's second config has no nopreempt
+			conf = strings.Replace(conf, "    priority 80\n", "    priority 70\n", 1)
+			conf = strings.Replace(conf, "    nopreempt\n", "", 1)
+		}
+		checks = append(checks, fail)
+		w.start(t, i, conf)
+	}
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+
+	touch := func(p string) {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	touch(checks[0]) // A's service fails: 80-20 = 60 < 70
+	w.waitHolder(t, vip, "n2", 15*time.Second)
+	w.holdsOnly(t, vip, "n2", 500*time.Millisecond)
+	st, _ := w.vipd["n1"].Status(context.Background())
+	if got := st.Instances[0].Priority; got != 60 {
+		t.Errorf("A's effective priority = %d, want 60", got)
+	}
+
+	os.Remove(checks[0]) // A recovers (80) but does not preempt: nopreempt
+	touch(checks[1])     // B fails: 70-20 = 50
+	w.vipd["n2"].WaitState(t, "test", "MASTER", time.Second)
+	time.Sleep(2 * time.Second) // both checks have run again
+	w.holdsOnly(t, vip, "n2", 4*time.Second)
+	st, _ = w.vipd["n2"].Status(context.Background())
+	if got := st.Instances[0].Priority; got != 50 {
+		t.Errorf("B's effective priority = %d, want 50", got)
+	}
+}
+
+// TestSyncGroupMovesTogether: two instances in a vrrp_sync_group fail over
+// together when one of them faults.
+func TestSyncGroupMovesTogether(t *testing.T) {
+	w := newWorld(t, 2)
+	vips := w.watch(t, 200, 201)
+	conf := func(prio int, scriptCmd string) string {
+		return fmt.Sprintf(`
+vrrp_script chk_db {
+    script "%s"
+    interval 1
+}
+vrrp_sync_group G1 {
+    group {
+        VI_WEB
+        VI_DB
+    }
+}
+`, scriptCmd) + instanceConf("VI_WEB", 61, prio, vips[0], "") +
+			instanceConf("VI_DB", 62, prio, vips[1], "    track_script {\n        chk_db\n    }")
+	}
+	fail := filepath.Join(w.dir, "db-down")
+	check := filepath.Join(w.dir, "check-db.sh")
+	if err := os.WriteFile(check, []byte("#!/bin/sh\ntest ! -e "+fail+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.start(t, 0, conf(150, check))
+	w.start(t, 1, conf(100, "/bin/true"))
+	w.waitHolder(t, vips[0], "n1", 10*time.Second)
+	w.waitHolder(t, vips[1], "n1", 10*time.Second)
+
+	// Only VI_DB's check fails on n1, yet both VIPs move to n2.
+	if err := os.WriteFile(fail, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vips[1], "n2", 10*time.Second)
+	w.waitHolder(t, vips[0], "n2", 10*time.Second)
+	w.vipd["n1"].WaitState(t, "VI_WEB", "FAULT", 2*time.Second)
+	for _, v := range vips {
+		w.assertNoSplitBrain(t, v)
+	}
+}
+
+// TestUnicastPeersWithMulticastBlocked: unicast_peer works where multicast
+// VRRP is dropped on every node.
+func TestUnicastPeersWithMulticastBlocked(t *testing.T) {
+	w := newWorld(t, 2)
+	vip := w.watch(t, 200)[0]
+	for _, h := range w.lab.Nodes {
+		rules := "add table inet mcblock\n" +
+			"add chain inet mcblock in { type filter hook input priority -10; }\n" +
+			"add chain inet mcblock out { type filter hook output priority -10; }\n" +
+			"add rule inet mcblock in ip daddr 224.0.0.18 drop\n" +
+			"add rule inet mcblock out ip daddr 224.0.0.18 drop\n"
+		if out, err := h.Exec(context.Background(), "sh", "-c", "printf '"+rules+"' | nft -f -"); err != nil {
+			t.Fatalf("block multicast on %s: %v: %s", h.Name, err, out)
+		}
+	}
+	peerConf := func(self, peer *lab.Host, prio int) string {
+		return instanceConf("VI_1", 51, prio, vip, fmt.Sprintf(
+			"    unicast_src_ip %s\n    unicast_peer {\n        %s\n    }", self.Addr4, peer.Addr4))
+	}
+	n1, n2 := w.lab.Nodes[0], w.lab.Nodes[1]
+	w.start(t, 0, peerConf(n1, n2, 150))
+	w.start(t, 1, peerConf(n2, n1, 100))
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+	w.vipd["n2"].WaitState(t, "VI_1", "BACKUP", 2*time.Second)
+	w.holdsOnly(t, vip, "n1", 4*time.Second) // n2 hears n1 although multicast is dropped
+
+	if err := w.vipd["n1"].Proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vip, "n2", 10*time.Second)
+	w.assertNoSplitBrain(t, vip)
+}

@@ -32,7 +32,7 @@ bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 demo: deps build
-	$(GO) run ./cmd/viplab demo
+	./bin/viplab demo --bin bin
 
 clean:
 	rm -rf $(BIN)

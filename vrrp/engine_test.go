@@ -3,6 +3,8 @@ package vrrp
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -167,6 +169,7 @@ func startNode(t *testing.T, lan *fakeLAN, addr string, conf string) *node {
 	}
 	conn := lan.dial(n.addr)
 	n.engine = NewEngine(cfg, Options{
+		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OpenConn:      func(vrrpconn.Config) (PacketConn, error) { return conn, nil },
 		OpenAnnouncer: func(string) (Announcer, error) { return &fakeAnnouncer{}, nil },
 		Addrs:         n.addrs,

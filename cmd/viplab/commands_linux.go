@@ -22,7 +22,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newUpCmd(), newDownCmd(), newShowCmd(), newObserveCmd())
+	root.AddCommand(newUpCmd(), newDownCmd(), newShowCmd(), newObserveCmd(), newDemoCmd())
 	return root
 }
 

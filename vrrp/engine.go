@@ -24,6 +24,7 @@ type Options struct {
 	OpenConn      ConnOpener
 	OpenAnnouncer AnnouncerOpener
 	Addrs         AddrManager
+	VMACs         VMACManager // nil: use_vmac is refused
 	Notifier      Notifier
 	Trackers      Trackers
 }
@@ -57,6 +58,7 @@ type trackKey struct{ kind, name string }
 // interface, family and source address.
 type link struct {
 	key   linkKey
+	vmac  bool // key.ifname is a VMAC this engine created: deleted on close
 	conn  PacketConn
 	ann   Announcer
 	group netip.Addr
@@ -271,15 +273,37 @@ func (e *Engine) linkFor(ctx context.Context, c *config.Instance) (*link, error)
 	} else {
 		key.src = c.MCastSrcIP
 	}
+	vmac := c.UseVMAC && e.opt.VMACs != nil && c.Family == 4
+	if c.UseVMAC && !vmac {
+		e.log.Warn("use_vmac is supported for IPv4 instances only; running on the interface itself", "instance", c.Name)
+	}
+	if vmac {
+		name := c.VMACName
+		if name == "" {
+			name = fmt.Sprintf("vrrp.%d", c.VRID)
+		}
+		key.ifname = name
+	}
 	if l := e.links[key]; l != nil {
 		return l, nil
 	}
-	conn, err := e.opt.OpenConn(vrrpconn.Config{Interface: c.Interface, Family: c.Family, SrcAddr: key.src, Unicast: key.unicast})
-	if err != nil {
-		return nil, fmt.Errorf("open VRRP socket on %s: %w", c.Interface, err)
+	if vmac {
+		name, err := e.opt.VMACs.CreateVMAC(c.Interface, uint8(c.VRID), c.Family, key.ifname)
+		if err != nil {
+			return nil, fmt.Errorf("use_vmac: %w", err)
+		}
+		key.ifname = name
 	}
-	l := &link{key: key, conn: conn, group: vrrpGroup(c.Family), done: make(chan struct{})}
-	if ann, err := e.opt.OpenAnnouncer(c.Interface); err != nil {
+	conn, err := e.opt.OpenConn(vrrpconn.Config{Interface: key.ifname, SourceInterface: c.Interface, Family: c.Family,
+		SrcAddr: key.src, Unicast: key.unicast, Group: e.groupAddr(c.Family)})
+	if err != nil {
+		if vmac {
+			e.opt.VMACs.DeleteVMAC(key.ifname)
+		}
+		return nil, fmt.Errorf("open VRRP socket on %s: %w", key.ifname, err)
+	}
+	l := &link{key: key, vmac: vmac, conn: conn, group: e.groupAddr(c.Family), done: make(chan struct{})}
+	if ann, err := e.opt.OpenAnnouncer(key.ifname); err != nil {
 		e.log.Warn("gratuitous ARP/NA unavailable", "interface", c.Interface, "err", err)
 	} else {
 		l.ann = ann
@@ -289,9 +313,16 @@ func (e *Engine) linkFor(ctx context.Context, c *config.Instance) (*link, error)
 	return l, nil
 }
 
-func vrrpGroup(family int) netip.Addr {
+// groupAddr is the VRRP multicast group: vrrp_mcast_group4/6 or the RFC's.
+func (e *Engine) groupAddr(family int) netip.Addr {
 	if family == 6 {
+		if g := e.cfg.Global.VRRPMcastGroup6; g.IsValid() {
+			return g
+		}
 		return GroupIPv6
+	}
+	if g := e.cfg.Global.VRRPMcastGroup4; g.IsValid() {
+		return g
 	}
 	return GroupIPv4
 }
@@ -522,22 +553,27 @@ func (e *Engine) shutdown(now time.Time) {
 func (e *Engine) closeUnusedLinks() {
 	for k, l := range e.links {
 		if len(l.insts) == 0 {
-			l.close()
+			e.closeLink(l)
 			delete(e.links, k)
 		}
 	}
 }
 
-func (l *link) close() {
+func (e *Engine) closeLink(l *link) {
 	l.conn.Close()
 	if l.ann != nil {
 		l.ann.Close()
+	}
+	if l.vmac {
+		if err := e.opt.VMACs.DeleteVMAC(l.key.ifname); err != nil {
+			e.log.Warn("delete VMAC", "interface", l.key.ifname, "err", err)
+		}
 	}
 }
 
 func (e *Engine) closeLinks() {
 	for k, l := range e.links {
-		l.close()
+		e.closeLink(l)
 		delete(e.links, k)
 	}
 }

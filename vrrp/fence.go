@@ -10,9 +10,9 @@ import "time"
 // (docs/kernel-fence.md has the arithmetic and the measured expiry delays).
 
 const (
-	// minFenceLifetime is the shortest lifetime we install: the kernel counts
-	// lifetimes in whole seconds, and a one-second lifetime would leave a
-	// refresh no room for a scheduling hiccup.
+	// minFenceLifetime is the shortest lifetime for advert intervals of a
+	// second or more: a one-second lifetime leaves a refresh little room for
+	// a scheduling hiccup (and the kernel may expire it 20 ms early).
 	minFenceLifetime = 2 * time.Second
 	// fenceMargin is how close to expiry we still trust that the kernel has
 	// not yet removed the address. Past it a refresh would re-add a VIP the
@@ -22,14 +22,18 @@ const (
 )
 
 // fenceLifetime is the VIP lifetime for an instance advertising every
-// advInt: about two advert intervals, at least minFenceLifetime, in whole
-// seconds. The earliest a backup can claim after the master dies is
-// 2 × advInt + its skew after the death (its last advert may have been
-// sent up to one interval before); the kernel deletes an address at most
-// ~0.3 s after its lifetime ends when nothing else disturbs it
+// advInt, in whole seconds. The earliest a backup can claim after the
+// master dies is 2 × advInt + its skew after the death (its last advert may
+// have been sent up to one interval before); the kernel deletes an address
+// at most ~0.3 s after its lifetime ends when nothing else disturbs it
 // (docs/kernel-fence.md). With the default advert_int 1 the lifetime is
 // 2 s: every backup below priority ~190 claims after the VIP is gone.
+// Below one second the kernel's granularity cannot beat the backups' timer;
+// the shortest lifetime (1 s) keeps the overlap as small as it can be.
 func fenceLifetime(advInt time.Duration) time.Duration {
+	if advInt < time.Second {
+		return time.Second
+	}
 	return max(minFenceLifetime, (2*advInt - 500*time.Millisecond).Truncate(time.Second))
 }
 

@@ -85,15 +85,17 @@ func newInstanceConfig(c *config.Instance, g *config.GlobalDefs, l *link) *insta
 		version: uint8(c.EffectiveVersion()),
 		advInt:  c.EffectiveAdvertInt(),
 	}
+	// VIPs without a dev go on the instance's link: the interface, or its
+	// VMAC with use_vmac.
 	for _, v := range c.VIPs {
-		in.vips = append(in.vips, vipAddr(v, c.Interface))
+		in.vips = append(in.vips, vipAddr(v, l.key.ifname))
 		if v.Prefix.Addr().Is4() == (c.Family == 4) {
 			in.advAddrs = append(in.advAddrs, v.Prefix.Addr())
 		}
 		in.annAddrs = append(in.annAddrs, v.Prefix.Addr())
 	}
 	for _, v := range c.ExcludedVIPs {
-		in.vips = append(in.vips, vipAddr(v, c.Interface))
+		in.vips = append(in.vips, vipAddr(v, l.key.ifname))
 		in.annAddrs = append(in.annAddrs, v.Prefix.Addr())
 	}
 	in.lifetime = fenceLifetime(in.advInt)

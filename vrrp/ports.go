@@ -33,6 +33,13 @@ type AddrManager interface {
 	Remove(addrs []vip.Addr) error
 }
 
+// VMACManager creates and deletes the macvlan interfaces of use_vmac,
+// carrying the VRRP virtual MAC 00:00:5e:00:01:VRID.
+type VMACManager interface {
+	CreateVMAC(parent string, vrid uint8, family int, name string) (string, error)
+	DeleteVMAC(name string) error
+}
+
 // Announcer sends one gratuitous ARP / unsolicited NA per address.
 type Announcer interface {
 	Announce(addrs []netip.Addr, hw net.HardwareAddr) error

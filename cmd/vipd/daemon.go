@@ -52,6 +52,7 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 			return announce.Open(ifname)
 		},
 		Addrs:    addrs,
+		VMACs:    addrs,
 		Notifier: notifier,
 		Trackers: vrrp.RunTrackers(runner, track.RealClock{}, log),
 	})

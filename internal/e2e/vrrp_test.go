@@ -51,9 +51,14 @@ type world struct {
 
 func newWorld(t *testing.T, nodes int) *world {
 	t.Helper()
+	return newWorldOpts(t, lab.Options{Nodes: nodes})
+}
+
+func newWorldOpts(t *testing.T, o lab.Options) *world {
+	t.Helper()
 	RequireRoot(t)
 	Binary(t, "vipd") // build before the lab exists, so build time is not lab time
-	l := lab.ForTest(t, lab.Options{Nodes: nodes})
+	l := lab.ForTest(t, o)
 	return &world{lab: l, dir: t.TempDir(), vipd: map[string]*Vipd{}}
 }
 
@@ -64,12 +69,17 @@ func (w *world) watch(t *testing.T, hostParts ...byte) []netip.Addr {
 	for _, h := range hostParts {
 		vips = append(vips, w.lab.Addr4(h))
 	}
+	w.watchAddrs(t, vips...)
+	return vips
+}
+
+func (w *world) watchAddrs(t *testing.T, vips ...netip.Addr) {
+	t.Helper()
 	w.obs = lab.NewObserver(w.lab, vips, 5*time.Millisecond)
 	if err := w.obs.Start(); err != nil {
 		t.Fatalf("observer: %v", err)
 	}
 	t.Cleanup(func() { t.Logf("observer:\n%s", w.obs.Stop()) })
-	return vips
 }
 
 func (w *world) start(t *testing.T, i int, conf string) *Vipd {
@@ -90,8 +100,11 @@ func (w *world) waitHolder(t *testing.T, vip netip.Addr, node string, limit time
 }
 
 // assertNoSplitBrain fails if two nodes ever held vip at once.
+// It first lets the observer take a few more samples, so an overlap that
+// began just now is counted.
 func (w *world) assertNoSplitBrain(t *testing.T, vip netip.Addr) {
 	t.Helper()
+	time.Sleep(200 * time.Millisecond)
 	r := w.obs.Snapshot().VIP(vip)
 	if r.SplitBrain != 0 {
 		t.Errorf("split-brain on %s: %s with two or more holders", vip, r.SplitBrain)
@@ -342,5 +355,89 @@ func TestUnicastPeersWithMulticastBlocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.waitHolder(t, vip, "n2", 10*time.Second)
+	w.assertNoSplitBrain(t, vip)
+}
+
+// TestIPv6VRRPv3: an IPv6 instance (always VRRPv3, adverts to ff02::12
+// from the link-local address) elects and fails over.
+func TestIPv6VRRPv3(t *testing.T) {
+	w := newWorldOpts(t, lab.Options{Nodes: 2, IPv6: true})
+	vip := w.lab.Addr6(0x200)
+	w.watchAddrs(t, vip)
+	conf := func(prio int) string {
+		return fmt.Sprintf(`
+vrrp_instance VI_6 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 66
+    priority %d
+    advert_int 1
+    virtual_ipaddress {
+        %s/64
+    }
+}
+`, prio, vip)
+	}
+	w.start(t, 0, conf(150))
+	w.start(t, 1, conf(100))
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+	w.vipd["n2"].WaitState(t, "VI_6", "BACKUP", 2*time.Second)
+	st, err := w.vipd["n2"].Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := st.Instances[0]; in.Version != 3 || in.MasterAddr != w.lab.Nodes[0].LinkLocal.String() {
+		t.Errorf("n2 sees version %d master %q, want 3 and n1's link-local %s", in.Version, in.MasterAddr, w.lab.Nodes[0].LinkLocal)
+	}
+	killed := time.Now()
+	if err := w.vipd["n1"].Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vip, "n2", 10*time.Second)
+	w.holdsOnly(t, vip, "n2", 500*time.Millisecond)
+	t.Logf("IPv6 kill -9 takeover: VIP unheld %s", w.obs.Snapshot().VIP(vip).Gap(killed))
+	w.assertNoSplitBrain(t, vip)
+}
+
+// TestUseVMAC: with use_vmac the VIP lives on a macvlan carrying the VRRP
+// virtual MAC, so after a failover the client reaches the VIP at the same
+// MAC address without re-learning it.
+func TestUseVMAC(t *testing.T) {
+	w := newWorld(t, 2)
+	vip := w.watch(t, 200)[0]
+	w.start(t, 0, instanceConf("VI_1", 51, 150, vip, "    use_vmac"))
+	w.start(t, 1, instanceConf("VI_1", 51, 100, vip, "    use_vmac"))
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+
+	n1 := w.lab.Nodes[0]
+	out, err := n1.Exec(context.Background(), "ip", "-br", "link", "show", "vrrp.51")
+	if err != nil || !strings.Contains(string(out), "00:00:5e:00:01:33") {
+		t.Fatalf("n1 vrrp.51: %s %v; want a macvlan with MAC 00:00:5e:00:01:33", out, err)
+	}
+	out, _ = n1.Exec(context.Background(), "ip", "-br", "addr", "show", "vrrp.51")
+	if !strings.Contains(string(out), vip.String()) {
+		t.Errorf("VIP not on vrrp.51: %s", out)
+	}
+	mac := func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		w.lab.Client.Reach(ctx, vip)
+		out, _ := w.lab.Client.Exec(context.Background(), "ip", "neigh", "show", vip.String())
+		return string(out)
+	}
+	if got := mac(); !strings.Contains(got, "00:00:5e:00:01:33") {
+		t.Errorf("client's neighbour entry for the VIP = %q, want the virtual MAC", got)
+	}
+	if err := w.vipd["n1"].Proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vip, "n2", 10*time.Second)
+	if got := mac(); !strings.Contains(got, "00:00:5e:00:01:33") {
+		t.Errorf("after failover the client's entry = %q, want the same virtual MAC", got)
+	}
+	// A stopped vipd removes the VMAC it made.
+	if out, err := n1.Exec(context.Background(), "ip", "link", "show", "vrrp.51"); err == nil {
+		t.Errorf("vrrp.51 still exists on n1 after vipd stopped: %s", out)
+	}
 	w.assertNoSplitBrain(t, vip)
 }

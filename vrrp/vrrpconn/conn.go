@@ -39,6 +39,10 @@ type Config struct {
 	UnicastTTL int
 	// Group is the multicast group; zero means GroupV4 or GroupV6.
 	Group netip.Addr
+	// SourceInterface is where a zero SrcAddr is taken from when it is not
+	// Interface: a VMAC (use_vmac) has no address of its own, and keepalived
+	// sends its adverts from the parent's primary address.
+	SourceInterface string
 }
 
 // Meta describes a received packet.

@@ -72,7 +72,13 @@ func Dial(cfg Config) (*Conn, error) {
 		return nil, fmt.Errorf("vrrpconn: source %v is not an IPv%d address", cfg.SrcAddr, cfg.Family)
 	}
 	if !c.src.IsValid() {
-		if c.src, err = defaultSource(ifi, cfg.Family); err != nil {
+		srcIf := ifi
+		if cfg.SourceInterface != "" && cfg.SourceInterface != cfg.Interface {
+			if srcIf, err = net.InterfaceByName(cfg.SourceInterface); err != nil {
+				return nil, fmt.Errorf("vrrpconn: source interface %q: %w", cfg.SourceInterface, err)
+			}
+		}
+		if c.src, err = defaultSource(srcIf, cfg.Family); err != nil {
 			return nil, err
 		}
 	}

@@ -70,7 +70,7 @@ func (p *parser) etcd(n *node) *Etcd {
 	if !ok {
 		return nil
 	}
-	e := &Etcd{Pos: n.pos, LeaseTTL: 3 * time.Second, Prefix: "/vipd"}
+	e := &Etcd{Pos: n.pos, LeaseTTL: 5 * time.Second, Prefix: "/vipd"}
 	for _, c := range body {
 		switch c.key() {
 		case "endpoints":
@@ -80,9 +80,10 @@ func (p *parser) etcd(n *node) *Etcd {
 				}
 			}
 		case "lease_ttl":
-			// etcd leases count whole seconds, and its minimum TTL is
-			// about 1.5 × the election timeout (2 s with defaults).
-			if v, ok := p.intArg(c, 2, 3600); ok {
+			// etcd leases count whole seconds. Below 4 s the lease leaves
+			// no room for a VIP lifetime after the kernel's expiry slack
+			// and the safety margin (docs/safety.md).
+			if v, ok := p.intArg(c, 4, 3600); ok {
 				e.LeaseTTL = time.Duration(v) * time.Second
 			}
 		case "prefix":

@@ -76,7 +76,7 @@ func TestArbiterDefaults(t *testing.T) {
 	cfg, _ := mustParse(t, "arbiter {\n etcd {\n  endpoints http://127.0.0.1:2379\n }\n memberlist {\n }\n}\n")
 	a := cfg.Arbiter
 	got := []any{a.Etcd.LeaseTTL, a.Etcd.Prefix, a.OnEtcdLoss, a.GatewayInterval, a.GatewayFall, a.GatewayRise, a.Memberlist.Bind.String()}
-	want := []any{3 * time.Second, "/vipd", "release", time.Second, 3, 2, "0.0.0.0:7946"}
+	want := []any{5 * time.Second, "/vipd", "release", time.Second, 3, 2, "0.0.0.0:7946"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -98,7 +98,7 @@ func TestArbiterErrors(t *testing.T) {
 			want: []string{
 				`t.conf:3: endpoints: invalid URL "10.0.0.1:2379", want http(s)://host:port`,
 				`t.conf:3: endpoints: invalid URL "ftp://x", want http(s)://host:port`,
-				"t.conf:4: lease_ttl 1 out of range 2..3600",
+				"t.conf:4: lease_ttl 1 out of range 4..3600",
 				"t.conf:2: etcd needs endpoints",
 			},
 		},

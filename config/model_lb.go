@@ -145,7 +145,7 @@ type Arbiter struct {
 type Etcd struct {
 	Pos       Pos
 	Endpoints []string      // http(s)://host:port
-	LeaseTTL  time.Duration // whole seconds, ≥ 2s, default 3s
+	LeaseTTL  time.Duration // whole seconds, ≥ 4s, default 5s
 	Prefix    string        // default "/vipd"
 	Username  string
 	Password  string

@@ -27,6 +27,10 @@ type Options struct {
 	VMACs         VMACManager // nil: use_vmac is refused
 	Notifier      Notifier
 	Trackers      Trackers
+	// Arbiter gates mastership; nil runs plain VRRP (as keepalived).
+	Arbiter Arbiter
+	// Node is this node's name, given to notify scripts as VIPD_NODE.
+	Node string
 }
 
 // Engine runs every VRRP instance of a configuration. One goroutine — the
@@ -124,9 +128,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	e.start(now, e.insts)
 
+	var arbEvents <-chan ArbiterEvent
+	if e.opt.Arbiter != nil {
+		arbEvents = e.opt.Arbiter.Events()
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		e.flushReleases()
 		now = e.opt.Now()
 		e.tick(now)
 		wait := time.Hour
@@ -144,6 +153,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.trackerChanged(e.opt.Now(), s)
 		case f := <-e.reqs:
 			f(e.opt.Now())
+		case ev := <-arbEvents:
+			e.arbiterEvent(e.opt.Now(), ev)
 		case <-timer.C:
 		}
 	}
@@ -196,9 +207,11 @@ func (e *Engine) do(ctx context.Context, f func(now time.Time)) error {
 // Status returns every instance's status, in configuration order.
 func (e *Engine) Status(ctx context.Context) ([]control.InstanceStatus, error) {
 	var out []control.InstanceStatus
-	err := e.do(ctx, func(time.Time) {
+	err := e.do(ctx, func(now time.Time) {
 		for _, in := range e.insts {
-			out = append(out, in.status(e.trk))
+			st := in.status(e.trk)
+			st.Arbiter = e.gateStatus(in, now)
+			out = append(out, st)
 		}
 	})
 	return out, err
@@ -222,6 +235,11 @@ func (e *Engine) build(ctx context.Context, cfg *config.Config, now time.Time) e
 		}
 	}
 	e.buildGroups(cfg)
+	// Only now that no VIP of a previous incarnation is left in the kernel
+	// may its ownership keys go (safety: never adopt, never overlap).
+	if e.opt.Arbiter != nil {
+		e.opt.Arbiter.ClearStale()
+	}
 	return nil
 }
 
@@ -240,6 +258,10 @@ func (e *Engine) buildGroups(cfg *config.Config) {
 		}
 	}
 	e.groups = groups
+	for _, in := range e.insts {
+		in.gate.unit = unitOf(in)
+		in.gateFn = e.mayTakeOver(in)
+	}
 }
 
 func (e *Engine) groupOf(name string) *group {
@@ -445,7 +467,7 @@ func (e *Engine) retrack(now time.Time, in *instance) {
 func (e *Engine) tick(now time.Time) {
 	for _, in := range e.insts {
 		if in.fenceExpired(now) {
-			e.apply(now, in, in.loseFence(now))
+			e.loseFence(now, in)
 		}
 	}
 	for _, in := range e.insts {
@@ -457,7 +479,13 @@ func (e *Engine) tick(now time.Time) {
 				func(g *SyncGroup, _ int) []GroupAction { return g.Tick(now) })
 		}
 		if in.holding && !in.refreshAt.IsZero() && !now.Before(in.refreshAt) {
-			in.installVIPs(now, e.opt.Addrs)
+			e.installVIPs(now, in)
+		}
+		if !in.gate.claimAt.IsZero() && !now.Before(in.gate.claimAt) {
+			in.gate.claimAt = time.Time{}
+			if in.m.State() == StateBackup && in.m.DeniedReason() != "" {
+				e.takeOver(now, in, "ownership key freed")
+			}
 		}
 		if !in.garpSecondAt.IsZero() && !now.Before(in.garpSecondAt) {
 			in.garpSecondAt = time.Time{}
@@ -491,12 +519,13 @@ func (e *Engine) apply(now time.Time, in *instance, acts []Action) {
 		case SendAdvert:
 			in.sendAdvert(a.Priority)
 		case AddVIPs:
-			in.installVIPs(now, e.opt.Addrs)
+			e.installVIPs(now, in)
 		case RemoveVIPs:
 			if err := e.opt.Addrs.Remove(in.vips); err != nil {
 				in.log.Error("remove VIPs", "err", err)
 			}
 			in.dropVIPs()
+			in.gate.release = e.gated(in)
 		case Announce:
 			in.announce(in.garpRepeat())
 			if d := in.garpDelay(); d > 0 {
@@ -524,8 +553,37 @@ func (e *Engine) transitioned(now time.Time, in *instance, t Transition) {
 	in.stats.Transitions++
 	in.log.Info("transition", "from", t.From.String(), "to", t.To.String(), "reason", t.Reason, "priority", in.m.Priority())
 	if t.To != StateInit {
-		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: t.To.String(), Priority: int(in.m.Priority())})
+		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: t.To.String(),
+			Priority: int(in.m.Priority()), Env: e.notifyEnv(in)})
 	}
+}
+
+// installVIPs installs or refreshes an instance's VIPs with the lifetime
+// the fence (and the arbiter's lease) allows. Without a grant it does
+// nothing: the VIPs then lapse in the kernel and the instance steps down.
+func (e *Engine) installVIPs(now time.Time, in *instance) {
+	lt, ok := e.lifetimeFor(in, now)
+	if !ok {
+		in.log.Warn("no valid grant: VIPs not refreshed")
+		return
+	}
+	if err := e.opt.Addrs.Apply(in.vips, lt); err != nil {
+		in.log.Error("install VIPs", "err", err)
+	}
+	in.holding = true
+	in.fenceUntil = now.Add(lt)
+	in.refreshAt = now.Add(fenceRefreshEvery(lt))
+}
+
+// loseFence steps down after a lapsed fence: the process was frozen or
+// starved past the VIPs' lifetime, so the kernel may have dropped them and
+// a backup claimed them since. It must not refresh: it removes what is
+// left and listens as a backup before claiming again.
+func (e *Engine) loseFence(now time.Time, in *instance) {
+	late := now.Sub(in.fenceUntil.Add(-in.lifetime))
+	in.log.Warn("kernel fence lapsed, stepping down", "since_last_refresh", late.Round(time.Millisecond), "lifetime", in.lifetime)
+	e.stepDown(now, in, fmt.Sprintf("kernel fence lapsed (no refresh for %s)", late.Round(time.Millisecond)))
+	in.gate.release = e.gated(in)
 }
 
 // shutdown steps every instance down: masters send priority 0 and drop
@@ -543,6 +601,7 @@ func (e *Engine) shutdown(now time.Time) {
 		in.dropVIPs()
 		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: "STOP", Priority: 0})
 	}
+	e.flushReleases()
 	if e.stopTrackers != nil {
 		e.stopTrackers()
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -305,21 +306,27 @@ func TestEngineFenceLapseStepsDown(t *testing.T) {
 	lan := &fakeLAN{}
 	n1 := startNode(t, lan, "10.0.0.1", fastConf(150, ""))
 	eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
-	var lapsed []Action
+	var last string
 	err := n1.engine.do(context.Background(), func(now time.Time) {
 		in := n1.engine.insts[0]
 		later := in.fenceUntil.Add(time.Millisecond)
 		if !in.fenceExpired(later) {
 			t.Errorf("fence not expired at its deadline")
 		}
-		lapsed = in.loseFence(later)
-		n1.engine.apply(later, in, lapsed)
+		n1.engine.loseFence(later, in)
+		last = in.last.From + "→" + in.last.To + ": " + in.last.Reason
+		if in.holding {
+			t.Errorf("still holding after the fence lapsed")
+		}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(lapsed, func(a Action) bool { tr, ok := a.(Transition); return ok && tr.To == StateBackup }) {
-		t.Errorf("lapsed fence actions %v, want a transition to BACKUP", lapsed)
+	if !strings.HasPrefix(last, "MASTER→BACKUP: kernel fence lapsed") {
+		t.Errorf("last transition %q, want MASTER→BACKUP for a lapsed fence", last)
+	}
+	if got := n1.addrs.held(); len(got) != 0 {
+		t.Errorf("VIPs %v still installed after the fence lapsed", got)
 	}
 }
 

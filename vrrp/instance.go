@@ -1,7 +1,6 @@
 package vrrp
 
 import (
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -44,6 +43,9 @@ type instance struct {
 	garpSecondAt  time.Time // garp_master_delay burst; zero when none pending
 	garpRefreshAt time.Time // garp_master_refresh; zero when off
 
+	gate   gateState                      // the arbiter's view (unused when not gated)
+	gateFn func(time.Time) (bool, string) // Params.MayTakeOver; nil allows
+
 	prio        uint8 // effective priority last given to the machine
 	fault       bool
 	faultReason string
@@ -71,6 +73,12 @@ func newInstance(c *config.Instance, g *config.GlobalDefs, l *link, log *slog.Lo
 		DownTimerAdverts:     c.DownTimerAdverts,
 		LowerPrioNoAdvert:    c.LowerPrioNoAdvert,
 		HigherPrioSendAdvert: c.HigherPrioSendAdvert,
+		MayTakeOver: func(now time.Time) (bool, string) {
+			if in.gateFn == nil {
+				return true, ""
+			}
+			return in.gateFn(now)
+		},
 	})
 	return in
 }
@@ -166,24 +174,6 @@ func (in *instance) nextDeadline() time.Time {
 // starved): refreshing now could re-add a VIP a backup has claimed since.
 func (in *instance) fenceExpired(now time.Time) bool {
 	return in.holding && !now.Before(in.fenceUntil.Add(-fenceMargin))
-}
-
-// loseFence steps down after a lapsed fence: whatever the kernel still has
-// goes, and the instance listens as a backup before claiming again.
-func (in *instance) loseFence(now time.Time) []Action {
-	late := now.Sub(in.fenceUntil.Add(-in.lifetime))
-	in.log.Warn("kernel fence lapsed, stepping down", "since_last_refresh", late.Round(time.Millisecond), "lifetime", in.lifetime)
-	in.dropVIPs()
-	return in.m.ForceState(now, StateBackup, fmt.Sprintf("kernel fence lapsed (no refresh for %s, lifetime %s)", late.Round(time.Millisecond), in.lifetime))
-}
-
-func (in *instance) installVIPs(now time.Time, addrs AddrManager) {
-	if err := addrs.Apply(in.vips, in.lifetime); err != nil {
-		in.log.Error("install VIPs", "err", err)
-	}
-	in.holding = true
-	in.fenceUntil = now.Add(in.lifetime)
-	in.refreshAt = now.Add(fenceRefreshEvery(in.lifetime))
 }
 
 func (in *instance) dropVIPs() {

@@ -176,7 +176,7 @@ func (e *Engine) update(now time.Time, in *instance, c *config.Instance, g *conf
 	in.vips, in.advAddrs, in.annAddrs, in.dsts = fresh.vips, fresh.advAddrs, fresh.annAddrs, fresh.dsts
 	in.expect, in.trackers = fresh.expect, fresh.trackers
 	if in.holding {
-		in.installVIPs(now, e.opt.Addrs) // adds new VIPs, refreshes the rest
+		e.installVIPs(now, in) // adds new VIPs, refreshes the rest
 		in.announce(in.garpRepeat())
 	}
 }

@@ -148,6 +148,12 @@ func (g *SyncGroup) SetFault(now time.Time, i int, fault bool, reason string) []
 	return out
 }
 
+// ForceState moves member i to st as Machine.ForceState does (the arbiter's
+// grant arriving, or a key freed), and the group with it.
+func (g *SyncGroup) ForceState(now time.Time, i int, st State, reason string) []GroupAction {
+	return g.follow(now, i, g.members[i].ForceState(now, st, reason))
+}
+
 // Shutdown shuts every member down.
 func (g *SyncGroup) Shutdown(now time.Time) []GroupAction {
 	if g.state == StateInit {

@@ -27,7 +27,18 @@ type InstanceStatus struct {
 	Trackers     []TrackerStatus `json:"trackers,omitempty"`
 	Last         Transition      `json:"last_transition"`
 	FenceUntil   time.Time       `json:"fence_until,omitzero"` // when the kernel drops the VIPs unless refreshed
+	Arbiter      *ArbiterStatus  `json:"arbiter,omitempty"`     // nil: not gated (no arbiter, or "arbiter off")
 	Stats        InstanceStats   `json:"stats"`
+}
+
+// ArbiterStatus is the mastership gate's view of an instance's unit.
+type ArbiterStatus struct {
+	Unit       string    `json:"unit"` // the ownership key's name: instance or "group:NAME"
+	Granted    bool      `json:"granted"`
+	Token      int64     `json:"token,omitempty"` // fencing token while granted
+	ValidUntil time.Time `json:"valid_until,omitzero"`
+	Holder     string    `json:"holder,omitempty"` // who holds it when we were denied
+	Reason     string    `json:"reason,omitempty"` // last denial or revocation
 }
 
 // TrackerStatus is the last result of one tracked script, interface or file.

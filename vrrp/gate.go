@@ -1,0 +1,275 @@
+package vrrp
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/vipd/vipd/internal/control"
+)
+
+// Arbiter is the mastership gate (package arbiter, adapted by the daemon):
+// VRRP decides who wants to be master, the arbiter whether it may. It never
+// blocks: answers to Claim arrive on Events.
+type Arbiter interface {
+	// Claim asks for the unit's ownership key; Granted or Denied follows.
+	Claim(unit string, prio uint8)
+	// Release gives the unit up; call it only once its VIPs are removed.
+	Release(unit string)
+	// Grant reports whether the unit holds a valid grant now, and the
+	// VIP lifetime that grant allows (never 0 when ok).
+	Grant(unit string, now time.Time) (Grant, bool)
+	// ClearStale removes a previous incarnation's keys; call it once the
+	// VIPs it may have left are removed from the kernel.
+	ClearStale()
+	Events() <-chan ArbiterEvent
+}
+
+// Grant is a valid claim: Token is the fencing token (the ownership key's
+// revision); Lifetime the longest kernel lifetime VIPs may get now.
+type Grant struct {
+	Token      int64
+	ValidUntil time.Time
+	Lifetime   time.Duration
+}
+
+// ArbiterEventKind says what happened to a unit's grant.
+type ArbiterEventKind int
+
+// The arbiter's events, as package arbiter defines them.
+const (
+	ArbiterGranted ArbiterEventKind = iota + 1
+	ArbiterDenied
+	ArbiterRevoked
+	ArbiterFreed
+	ArbiterRenewed
+)
+
+// ArbiterEvent is an answer to a claim or a change to a grant.
+type ArbiterEvent struct {
+	Unit   string
+	Kind   ArbiterEventKind
+	Grant  Grant
+	Holder string
+	Reason string
+}
+
+// claimSpread spaces the claims of backups that all saw a key freed, in
+// priority order (like VRRP's skew), so the highest priority usually wins
+// the race without a failed transaction: (255 − prio)/255 of it.
+const claimSpread = 20 * time.Millisecond
+
+// gateState is an instance's view of its arbiter unit.
+type gateState struct {
+	unit     string    // ownership key name: the instance, or "group:<name>"
+	claiming bool      // a Claim is outstanding
+	claimAt  time.Time // retry the takeover then (after Freed); zero: none
+	token    int64     // last granted token (status, notify)
+	holder   string    // last denial's holder
+	reason   string    // last denial or revocation
+	release  bool      // release the unit once no member holds VIPs
+}
+
+// unitOf is the arbiter unit of an instance: its sync group moves as one.
+func unitOf(in *instance) string {
+	if in.group != nil {
+		return "group:" + in.group.cfg.Name
+	}
+	return in.cfg.Name
+}
+
+// gated reports whether in needs the arbiter's grant to be master.
+func (e *Engine) gated(in *instance) bool {
+	return e.opt.Arbiter != nil && !in.cfg.ArbiterOff
+}
+
+// mayTakeOver is Params.MayTakeOver for a gated instance: the one place
+// where a move into MASTER asks the arbiter.
+func (e *Engine) mayTakeOver(in *instance) func(time.Time) (bool, string) {
+	return func(now time.Time) (bool, string) {
+		if !e.gated(in) {
+			return true, ""
+		}
+		g := &in.gate
+		if _, ok := e.opt.Arbiter.Grant(g.unit, now); ok {
+			return true, ""
+		}
+		if !g.claiming {
+			g.claiming = true
+			e.opt.Arbiter.Claim(g.unit, in.m.Priority())
+		}
+		if g.reason != "" {
+			return false, "waiting for the arbiter (last: " + g.reason + ")"
+		}
+		return false, "waiting for the arbiter"
+	}
+}
+
+// lifetimeFor is how long VIPs installed now may live: the VRRP fence's
+// lifetime, shortened to what the arbiter's lease allows. ok is false when
+// a gated instance has no grant: its VIPs must not be (re)installed.
+func (e *Engine) lifetimeFor(in *instance, now time.Time) (time.Duration, bool) {
+	if !e.gated(in) {
+		return in.lifetime, true
+	}
+	g, ok := e.opt.Arbiter.Grant(in.gate.unit, now)
+	if !ok {
+		return 0, false
+	}
+	return min(in.lifetime, g.Lifetime), true
+}
+
+// arbiterEvent applies one answer of the arbiter to the instances of its unit.
+func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
+	var members []*instance
+	for _, in := range e.insts {
+		if e.gated(in) && in.gate.unit == ev.Unit {
+			members = append(members, in)
+		}
+	}
+	if len(members) == 0 {
+		if ev.Kind == ArbiterGranted {
+			e.opt.Arbiter.Release(ev.Unit) // nobody wants it any more (removed by reload)
+		}
+		return
+	}
+	lead := members[0]
+	switch ev.Kind {
+	case ArbiterGranted:
+		for _, in := range members {
+			in.gate.claiming, in.gate.token, in.gate.reason, in.gate.holder = false, ev.Grant.Token, "", ""
+		}
+		lead.log.Info("arbiter granted", "unit", ev.Unit, "token", ev.Grant.Token, "lifetime", ev.Grant.Lifetime)
+		if lead.m.State() == StateBackup && lead.m.DeniedReason() != "" {
+			e.takeOver(now, lead, fmt.Sprintf("arbiter granted (token %d)", ev.Grant.Token))
+			return
+		}
+		if !e.unitHolds(members) {
+			// A better master appeared while we waited: give it back.
+			lead.log.Info("grant no longer wanted, releasing", "unit", ev.Unit)
+			e.opt.Arbiter.Release(ev.Unit)
+		}
+	case ArbiterDenied:
+		for _, in := range members {
+			in.gate.claiming, in.gate.holder, in.gate.reason = false, ev.Holder, ev.Reason
+		}
+		lead.log.Info("arbiter denied", "unit", ev.Unit, "holder", ev.Holder, "reason", ev.Reason)
+	case ArbiterFreed:
+		// A planned handover (or an expired holder): the backups retry now,
+		// spread by priority, instead of waiting for their down timers.
+		for _, in := range members {
+			if in.m.State() == StateBackup && in.m.DeniedReason() != "" {
+				in.gate.claimAt = now.Add(claimSpread * time.Duration(255-int(in.m.Priority())) / 255)
+			}
+		}
+	case ArbiterRevoked:
+		for _, in := range members {
+			in.gate.reason = "revoked: " + ev.Reason
+		}
+		if e.unitHolds(members) {
+			lead.log.Warn("arbiter revoked the grant, stepping down", "unit", ev.Unit, "reason", ev.Reason)
+			for _, in := range members {
+				e.stepDown(now, in, "arbiter revoked the grant: "+ev.Reason)
+			}
+		}
+		e.opt.Arbiter.Release(ev.Unit)
+	case ArbiterRenewed:
+		for _, in := range members {
+			if in.holding {
+				e.installVIPs(now, in)
+			}
+		}
+	}
+}
+
+// unitHolds reports whether any member of a unit holds its VIPs.
+func (e *Engine) unitHolds(members []*instance) bool {
+	for _, in := range members {
+		if in.holding || in.m.State() == StateMaster {
+			return true
+		}
+	}
+	return false
+}
+
+// takeOver retries the move into MASTER now (the gate has said yes, or the
+// key was freed), through the sync group when there is one.
+func (e *Engine) takeOver(now time.Time, in *instance, reason string) {
+	in.gate.claimAt = time.Time{}
+	e.drive(now, in,
+		func(m *Machine) []Action { return m.ForceState(now, StateMaster, reason) },
+		func(g *SyncGroup, i int) []GroupAction { return g.ForceState(now, i, StateMaster, reason) })
+}
+
+// stepDown leaves MASTER for BACKUP at once, VIPs first, then tells the
+// backups with a priority-0 advert (DESIGN: step-down order).
+func (e *Engine) stepDown(now time.Time, in *instance, reason string) {
+	if err := e.opt.Addrs.Remove(in.vips); err != nil {
+		in.log.Error("remove VIPs", "err", err)
+	}
+	in.dropVIPs()
+	if in.m.State() == StateMaster {
+		e.apply(now, in, in.m.ForceState(now, StateBackup, reason))
+		in.sendAdvert(0)
+	}
+}
+
+// flushReleases releases the units whose members all dropped their VIPs
+// since the last event: a sync group is released only as a whole.
+func (e *Engine) flushReleases() {
+	if e.opt.Arbiter == nil {
+		return
+	}
+	units := map[string][]*instance{}
+	for _, in := range e.insts {
+		if e.gated(in) {
+			units[in.gate.unit] = append(units[in.gate.unit], in)
+		}
+	}
+	for unit, members := range units {
+		pending := false
+		for _, in := range members {
+			pending = pending || in.gate.release
+		}
+		if !pending || e.unitHolds(members) {
+			continue
+		}
+		for _, in := range members {
+			in.gate.release = false
+		}
+		e.opt.Arbiter.Release(unit)
+	}
+}
+
+// gateStatus is the arbiter's part of vipctl status.
+func (e *Engine) gateStatus(in *instance, now time.Time) *control.ArbiterStatus {
+	if !e.gated(in) {
+		return nil
+	}
+	st := &control.ArbiterStatus{Unit: in.gate.unit, Holder: in.gate.holder, Reason: in.gate.reason}
+	if g, ok := e.opt.Arbiter.Grant(in.gate.unit, now); ok {
+		st.Granted, st.Token, st.ValidUntil = true, g.Token, g.ValidUntil
+	} else if in.gate.holder != "" {
+		st.Reason = "held by " + in.gate.holder + tokenSuffix(in.gate.reason)
+	}
+	return st
+}
+
+func tokenSuffix(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return " (" + reason + ")"
+}
+
+// notifyEnv is what notify scripts get besides keepalived's arguments.
+func (e *Engine) notifyEnv(in *instance) map[string]string {
+	if !e.gated(in) || in.gate.token == 0 {
+		return nil
+	}
+	return map[string]string{
+		"VIPD_TOKEN":    strconv.FormatInt(in.gate.token, 10),
+		"VIPD_INSTANCE": in.cfg.Name,
+		"VIPD_NODE":     e.opt.Node,
+	}
+}

@@ -263,6 +263,15 @@ func (a *Arbiter) ClearStale() {
 	a.clearStaleLocked()
 }
 
+// Watch makes the unit's key deletions reported as Freed from now on, as
+// after a Claim: a backup that never had to claim learns at once that the
+// holder released (planned handover) instead of waiting for VRRP timers.
+func (a *Arbiter) Watch(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.unitLocked(key).interested = true
+}
+
 func (a *Arbiter) clearStaleLocked() {
 	if !a.clearStale || a.opCtx == nil || a.closing {
 		return

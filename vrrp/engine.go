@@ -237,9 +237,7 @@ func (e *Engine) build(ctx context.Context, cfg *config.Config, now time.Time) e
 	e.buildGroups(cfg)
 	// Only now that no VIP of a previous incarnation is left in the kernel
 	// may its ownership keys go (safety: never adopt, never overlap).
-	if e.opt.Arbiter != nil {
-		e.opt.Arbiter.ClearStale()
-	}
+	e.prepareArbiter()
 	return nil
 }
 
@@ -483,7 +481,7 @@ func (e *Engine) tick(now time.Time) {
 		}
 		if !in.gate.claimAt.IsZero() && !now.Before(in.gate.claimAt) {
 			in.gate.claimAt = time.Time{}
-			if in.m.State() == StateBackup && in.m.DeniedReason() != "" {
+			if in.m.State() == StateBackup {
 				e.takeOver(now, in, "ownership key freed")
 			}
 		}

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,9 +20,10 @@ type Arbiter interface {
 	// Grant reports whether the unit holds a valid grant now, and the
 	// VIP lifetime that grant allows (never 0 when ok).
 	Grant(unit string, now time.Time) (Grant, bool)
-	// ClearStale removes a previous incarnation's keys; call it once the
-	// VIPs it may have left are removed from the kernel.
-	ClearStale()
+	// Prepare removes a previous incarnation's keys — call it once the
+	// VIPs it may have left are removed from the kernel — and watches the
+	// units so that a holder's release is reported as Freed.
+	Prepare(units []string)
 	Events() <-chan ArbiterEvent
 }
 
@@ -155,10 +157,11 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 		}
 		lead.log.Info("arbiter denied", "unit", ev.Unit, "holder", ev.Holder, "reason", ev.Reason)
 	case ArbiterFreed:
-		// A planned handover (or an expired holder): the backups retry now,
+		// A planned handover (or an expired holder): the backups claim now,
 		// spread by priority, instead of waiting for their down timers.
+		lead.log.Info("ownership key freed", "unit", ev.Unit, "reason", ev.Reason)
 		for _, in := range members {
-			if in.m.State() == StateBackup && in.m.DeniedReason() != "" {
+			if in.m.State() == StateBackup {
 				in.gate.claimAt = now.Add(claimSpread * time.Duration(255-int(in.m.Priority())) / 255)
 			}
 		}
@@ -272,4 +275,19 @@ func (e *Engine) notifyEnv(in *instance) map[string]string {
 		"VIPD_INSTANCE": in.cfg.Name,
 		"VIPD_NODE":     e.opt.Node,
 	}
+}
+
+// prepareArbiter hands the arbiter the units of the gated instances (after
+// their stale VIPs were removed).
+func (e *Engine) prepareArbiter() {
+	if e.opt.Arbiter == nil {
+		return
+	}
+	var units []string
+	for _, in := range e.insts {
+		if e.gated(in) && !slices.Contains(units, in.gate.unit) {
+			units = append(units, in.gate.unit)
+		}
+	}
+	e.opt.Arbiter.Prepare(units)
 }

@@ -161,7 +161,7 @@ func trackersOf(c *config.Instance) []track.Tracker {
 // nextDeadline is the earliest time the engine must call tick.
 func (in *instance) nextDeadline() time.Time {
 	d := in.m.NextDeadline()
-	for _, t := range []time.Time{in.refreshAt, in.garpSecondAt, in.garpRefreshAt} {
+	for _, t := range []time.Time{in.refreshAt, in.garpSecondAt, in.garpRefreshAt, in.gate.claimAt} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}

@@ -118,6 +118,7 @@ func (e *Engine) reload(now time.Time, cfg *config.Config) error {
 		}
 	}
 	e.buildGroups(cfg)
+	e.prepareArbiter()
 	e.closeUnusedLinks()
 
 	// Scripts are restarted with the new config; their last results are

@@ -30,6 +30,7 @@ type daemon struct {
 	opt     options
 	log     *slog.Logger
 	engine  *vrrp.Engine
+	gate    *gate // nil without an arbiter block
 	started time.Time
 
 	mu       sync.Mutex // guards reloaded
@@ -41,10 +42,20 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
+	g, err := newGate(cfg, o.node, log)
+	if err != nil {
+		return nil, err
+	}
+	var arb vrrp.Arbiter
+	if g != nil {
+		arb = g
+	}
 	runner := track.ExecRunner{}
 	notifier := notify.New(log, runner, notify.DefaultTimeout)
 	eng := vrrp.NewEngine(cfg, vrrp.Options{
-		Log: log,
+		Arbiter: arb,
+		Node:    o.node,
+		Log:     log,
 		OpenConn: func(c vrrpconn.Config) (vrrp.PacketConn, error) {
 			return vrrpconn.Dial(c)
 		},
@@ -56,12 +67,26 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		Notifier: notifier,
 		Trackers: vrrp.RunTrackers(runner, track.RealClock{}, log),
 	})
-	return &daemon{opt: o, log: log, engine: eng, started: time.Now()}, nil
+	return &daemon{opt: o, log: log, engine: eng, gate: g, started: time.Now()}, nil
 }
 
 // run runs the engine and the control socket until ctx ends; SIGHUP reloads.
 func (d *daemon) run(ctx context.Context) error {
-	d.log.Info("vipd starting", "version", version, "node", d.opt.node, "config", d.opt.file)
+	d.log.Info("vipd starting", "version", version, "node", d.opt.node, "config", d.opt.file, "arbiter", d.gate != nil)
+	// The arbiter outlives the engine: the engine's step-downs at shutdown
+	// release their keys through it, so it stops only after the engine.
+	if d.gate != nil {
+		arbCtx, stopArb := context.WithCancel(context.Background())
+		arbDone := make(chan error, 1)
+		go d.gate.pump(arbCtx)
+		go func() { arbDone <- d.gate.a.Run(arbCtx) }()
+		defer func() {
+			stopArb()
+			if err := <-arbDone; err != nil {
+				d.log.Error("arbiter", "err", err)
+			}
+		}()
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.engine.Run(ctx) })
 	g.Go(func() error { return control.NewServer(d.opt.socket, d, d.log).Run(ctx) })

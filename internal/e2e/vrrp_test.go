@@ -59,7 +59,17 @@ func newWorldOpts(t *testing.T, o lab.Options) *world {
 	RequireRoot(t)
 	Binary(t, "vipd") // build before the lab exists, so build time is not lab time
 	l := lab.ForTest(t, o)
-	return &world{lab: l, dir: t.TempDir(), vipd: map[string]*Vipd{}}
+	w := &world{lab: l, dir: t.TempDir(), vipd: map[string]*Vipd{}}
+	if os.Getenv("VIPD_E2E_LOGS") != "" { // debugging aid: every vipd log, even on success
+		t.Cleanup(func() {
+			for name, v := range w.vipd {
+				if b, err := os.ReadFile(v.Proc.Log); err == nil {
+					t.Logf("--- %s log:\n%s", name, b)
+				}
+			}
+		})
+	}
+	return w
 }
 
 // watch starts the observer on the lab's VIPs (host parts given).

@@ -1,0 +1,269 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/internal/lab"
+)
+
+// The nemesis suite: real vipd processes gated by a real three-member etcd
+// cluster (Debian's etcd 3.4), faults injected with nftables, kill -9 and
+// SIGSTOP, and the observer asserting that no two nodes ever held the VIP.
+
+// etcdMember is one etcd process of the test cluster.
+type etcdMember struct {
+	name             string
+	host             *lab.Host
+	client, peer     string // URLs
+	proc             *lab.Proc
+	dataDir, initial string
+}
+
+// etcdCluster runs three etcd members on the gateway host (the "etcd
+// cluster elsewhere" every node reaches through the LAN), on distinct ports.
+type etcdCluster struct {
+	members []*etcdMember
+}
+
+func startEtcd(t *testing.T, w *world, h *lab.Host) *etcdCluster {
+	t.Helper()
+	if _, err := exec.LookPath("etcd"); err != nil {
+		t.Fatalf("etcd is not installed (make test installs etcd-server): %v", err)
+	}
+	c := &etcdCluster{}
+	var initial []string
+	for i := range 3 {
+		m := &etcdMember{
+			name:    fmt.Sprintf("e%d", i+1),
+			host:    h,
+			client:  fmt.Sprintf("http://%s:%d", h.Addr4, 2379+100*i),
+			peer:    fmt.Sprintf("http://%s:%d", h.Addr4, 2380+100*i),
+			dataDir: filepath.Join(w.dir, fmt.Sprintf("etcd-e%d", i+1)),
+		}
+		initial = append(initial, m.name+"="+m.peer)
+		c.members = append(c.members, m)
+	}
+	for _, m := range c.members {
+		m.initial = strings.Join(initial, ",")
+		c.start(t, m)
+	}
+	c.waitHealthy(t)
+	return c
+}
+
+func (c *etcdCluster) start(t *testing.T, m *etcdMember) {
+	t.Helper()
+	argv := []string{"etcd", "--name", m.name, "--data-dir", m.dataDir,
+		"--listen-client-urls", m.client, "--advertise-client-urls", m.client,
+		"--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer,
+		"--initial-cluster", m.initial, "--initial-cluster-state", "new",
+		"--initial-cluster-token", "vipd-e2e",
+		"--heartbeat-interval", "50", "--election-timeout", "500"}
+	p, err := m.host.Start(argv, nil, "")
+	if err != nil {
+		t.Fatalf("start etcd %s: %v", m.name, err)
+	}
+	m.proc = p
+}
+
+func (c *etcdCluster) endpoints() string {
+	var eps []string
+	for _, m := range c.members {
+		eps = append(eps, m.client)
+	}
+	return strings.Join(eps, " ")
+}
+
+// waitHealthy waits until a write through the cluster succeeds.
+func (c *etcdCluster) waitHealthy(t *testing.T) {
+	t.Helper()
+	h := c.members[0].host
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		out, err := h.Exec(ctx, "env", "ETCDCTL_API=3", "etcdctl", "--endpoints", strings.ReplaceAll(c.endpoints(), " ", ","),
+			"--command-timeout=1s", "put", "/vipd-e2e/health", "ok")
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd cluster not healthy: %v: %s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// arbiterConf is a VRRP instance gated by the cluster.
+func arbiterConf(c *etcdCluster, prio int, vip netip.Addr) string {
+	return fmt.Sprintf(`
+arbiter {
+    etcd {
+        endpoints %s
+        lease_ttl 5
+    }
+}
+`, c.endpoints()) + instanceConf("VI_1", 51, prio, vip, "")
+}
+
+// arbiterWorld: three vipd nodes (150, 120, 100) gated by etcd on gw; n1
+// holds the VIP when it returns.
+func arbiterWorld(t *testing.T) (*world, *etcdCluster, netip.Addr) {
+	t.Helper()
+	w := newWorld(t, 3)
+	vip := w.watch(t, 200)[0]
+	c := startEtcd(t, w, w.lab.GW)
+	for i, p := range []int{150, 120, 100} {
+		w.start(t, i, arbiterConf(c, p, vip))
+	}
+	w.waitHolder(t, vip, "n1", 20*time.Second)
+	w.holdsOnly(t, vip, "n1", 300*time.Millisecond)
+	return w, c, vip
+}
+
+// peers cuts or heals n1 from n2 and n3.
+func cutFromPeers(t *testing.T, w *world, h *lab.Host) {
+	t.Helper()
+	for _, o := range w.lab.Nodes {
+		if o != h {
+			if err := w.lab.Cut(h, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestArbiterPlannedHandover(t *testing.T) {
+	w, _, vip := arbiterWorld(t)
+	at := time.Now()
+	if err := w.vipd["n1"].Proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vip, "n2", 10*time.Second)
+	w.holdsOnly(t, vip, "n2", 300*time.Millisecond)
+	t.Logf("planned handover (SIGTERM) with the arbiter: VIP unheld %s", w.obs.Snapshot().VIP(vip).Gap(at))
+	w.assertNoSplitBrain(t, vip)
+}
+
+func TestArbiterMasterCutFromPeers(t *testing.T) {
+	w, _, vip := arbiterWorld(t)
+	cutFromPeers(t, w, w.lab.Nodes[0])
+	// Long enough for n2 and n3 to time out n1 twice over: they ask the
+	// arbiter, which says n1 still holds the key.
+	w.holdsOnly(t, vip, "n1", 8*time.Second)
+	st, err := w.vipd["n2"].Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := st.Instances[0].Arbiter; a == nil || a.Granted || !strings.Contains(a.Holder+a.Reason, "n1") {
+		t.Errorf("n2's arbiter status %+v; want denied, held by n1", a)
+	}
+	if err := w.lab.HealAll(); err != nil {
+		t.Fatal(err)
+	}
+	w.holdsOnly(t, vip, "n1", time.Second)
+	w.assertNoSplitBrain(t, vip)
+}
+
+func TestArbiterAsymmetricDrop(t *testing.T) {
+	w, _, vip := arbiterWorld(t)
+	// n1's adverts no longer reach n2 (n2 → n1 still works).
+	if err := w.lab.CutOneWay(w.lab.Nodes[0], w.lab.Nodes[1]); err != nil {
+		t.Fatal(err)
+	}
+	w.holdsOnly(t, vip, "n1", 7*time.Second)
+	w.lab.HealAll()
+	w.assertNoSplitBrain(t, vip)
+}
+
+func TestArbiterIsolatedMaster(t *testing.T) {
+	w, _, vip := arbiterWorld(t)
+	at := time.Now()
+	if err := w.lab.Isolate(w.lab.Nodes[0]); err != nil {
+		t.Fatal(err)
+	}
+	// n1 loses etcd: it steps down at its local lease deadline; n2 claims
+	// only once etcd expired n1's lease.
+	w.waitHolder(t, vip, "n2", 20*time.Second)
+	w.holdsOnly(t, vip, "n2", 300*time.Millisecond)
+	t.Logf("isolated master: VIP unheld %s before n2 took over", w.obs.Snapshot().VIP(vip).Gap(at))
+	if err := w.lab.HealAll(); err != nil {
+		t.Fatal(err)
+	}
+	w.assertNoSplitBrain(t, vip)
+}
+
+func TestArbiterMasterCutFromEtcd(t *testing.T) {
+	w, _, vip := arbiterWorld(t)
+	at := time.Now()
+	if err := w.lab.Cut(w.lab.Nodes[0], w.lab.GW); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vip, "n2", 20*time.Second)
+	w.holdsOnly(t, vip, "n2", 300*time.Millisecond)
+	t.Logf("master cut from etcd only: VIP unheld %s before n2 took over", w.obs.Snapshot().VIP(vip).Gap(at))
+	w.lab.HealAll()
+	w.assertNoSplitBrain(t, vip)
+}
+
+func TestArbiterKill9(t *testing.T) {
+	w, _, vip := arbiterWorld(t)
+	at := time.Now()
+	if err := w.vipd["n1"].Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vip, "n2", 20*time.Second)
+	w.holdsOnly(t, vip, "n2", 300*time.Millisecond)
+	t.Logf("kill -9 of the master with the arbiter: VIP unheld %s", w.obs.Snapshot().VIP(vip).Gap(at))
+	w.assertNoSplitBrain(t, vip)
+}
+
+func TestArbiterFrozenMaster(t *testing.T) {
+	w, _, vip := arbiterWorld(t)
+	at := time.Now()
+	p := w.vipd["n1"].Proc
+	if err := p.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vip, "n2", 20*time.Second)
+	time.Sleep(10*time.Second - time.Since(at)) // frozen for 2 × the lease TTL
+	if err := p.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	// Resumed, n1 must neither refresh its lapsed VIPs nor claim over n2.
+	w.holdsOnly(t, vip, "n2", 3*time.Second)
+	t.Logf("SIGSTOP of the master for 2×TTL: VIP unheld %s", w.obs.Snapshot().VIP(vip).Gap(at))
+	w.assertNoSplitBrain(t, vip)
+}
+
+func TestArbiterEtcdDown(t *testing.T) {
+	w, c, vip := arbiterWorld(t)
+	for _, m := range c.members {
+		if err := m.proc.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Safety first (on_etcd_loss release): the master steps down at its
+	// lease deadline and nobody may claim.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := w.obs.WaitNoHolder(ctx, vip); err != nil {
+		t.Fatalf("VIP still held with etcd down: %v (holders %v)", err, w.obs.Holders(vip))
+	}
+	time.Sleep(3 * time.Second)
+	if hs := w.obs.Holders(vip); len(hs) != 0 {
+		t.Errorf("holders %v with etcd down, want none", hs)
+	}
+	for _, m := range c.members {
+		c.start(t, m)
+	}
+	w.waitHolder(t, vip, "n1", 30*time.Second)
+	w.assertNoSplitBrain(t, vip)
+}

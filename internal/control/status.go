@@ -27,7 +27,7 @@ type InstanceStatus struct {
 	Trackers     []TrackerStatus `json:"trackers,omitempty"`
 	Last         Transition      `json:"last_transition"`
 	FenceUntil   time.Time       `json:"fence_until,omitzero"` // when the kernel drops the VIPs unless refreshed
-	Arbiter      *ArbiterStatus  `json:"arbiter,omitempty"`     // nil: not gated (no arbiter, or "arbiter off")
+	Arbiter      *ArbiterStatus  `json:"arbiter,omitempty"`    // nil: not gated (no arbiter, or "arbiter off")
 	Stats        InstanceStats   `json:"stats"`
 }
 

@@ -166,7 +166,6 @@ func TestElectionAndGracefulFailover(t *testing.T) {
 	}
 }
 
-
 // TestKillAndFreezeFence: a master killed with -9 or frozen with SIGSTOP
 // loses its VIP in the kernel before the backup claims it — never two
 // holders, where keepalived keeps the VIP on the dead node forever.

@@ -156,6 +156,18 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 			in.gate.claiming, in.gate.holder, in.gate.reason = false, ev.Holder, ev.Reason
 		}
 		lead.log.Info("arbiter denied", "unit", ev.Unit, "holder", ev.Holder, "reason", ev.Reason)
+		// VRRP says we should be master but another node holds the key. If
+		// that holder can hear us and has a lower priority, one advert from
+		// us makes it step down as any VRRP master would (preemption), and
+		// its release frees the key for us. A partitioned holder never hears
+		// it and keeps the VIP: the arbiter, not VRRP, decides.
+		if ev.Holder != "" && ev.Holder != e.opt.Node && !lead.cfg.Nopreempt {
+			for _, in := range members {
+				if in.m.State() == StateBackup {
+					in.sendAdvert(in.m.Priority())
+				}
+			}
+		}
 	case ArbiterFreed:
 		// A planned handover (or an expired holder): the backups claim now,
 		// spread by priority, instead of waiting for their down timers.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,92 +15,19 @@ import (
 // cluster (Debian's etcd 3.4), faults injected with nftables, kill -9 and
 // SIGSTOP, and the observer asserting that no two nodes ever held the VIP.
 
-// etcdMember is one etcd process of the test cluster.
-type etcdMember struct {
-	name             string
-	host             *lab.Host
-	client, peer     string // URLs
-	proc             *lab.Proc
-	dataDir, initial string
-}
-
-// etcdCluster runs three etcd members on the gateway host (the "etcd
-// cluster elsewhere" every node reaches through the LAN), on distinct ports.
-type etcdCluster struct {
-	members []*etcdMember
-}
-
-func startEtcd(t *testing.T, w *world, h *lab.Host) *etcdCluster {
+// startEtcd runs three etcd members on the gateway host: the "etcd cluster
+// elsewhere" every node reaches through the LAN.
+func startEtcd(t *testing.T, w *world, h *lab.Host) *lab.Etcd {
 	t.Helper()
-	if _, err := exec.LookPath("etcd"); err != nil {
-		t.Fatalf("etcd is not installed (make test installs etcd-server): %v", err)
+	c, err := w.lab.StartEtcd(context.Background(), h, 3, w.dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	c := &etcdCluster{}
-	var initial []string
-	for i := range 3 {
-		m := &etcdMember{
-			name:    fmt.Sprintf("e%d", i+1),
-			host:    h,
-			client:  fmt.Sprintf("http://%s:%d", h.Addr4, 2379+100*i),
-			peer:    fmt.Sprintf("http://%s:%d", h.Addr4, 2380+100*i),
-			dataDir: filepath.Join(w.dir, fmt.Sprintf("etcd-e%d", i+1)),
-		}
-		initial = append(initial, m.name+"="+m.peer)
-		c.members = append(c.members, m)
-	}
-	for _, m := range c.members {
-		m.initial = strings.Join(initial, ",")
-		c.start(t, m)
-	}
-	c.waitHealthy(t)
 	return c
 }
 
-func (c *etcdCluster) start(t *testing.T, m *etcdMember) {
-	t.Helper()
-	argv := []string{"etcd", "--name", m.name, "--data-dir", m.dataDir,
-		"--listen-client-urls", m.client, "--advertise-client-urls", m.client,
-		"--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer,
-		"--initial-cluster", m.initial, "--initial-cluster-state", "new",
-		"--initial-cluster-token", "vipd-e2e",
-		"--heartbeat-interval", "50", "--election-timeout", "500"}
-	p, err := m.host.Start(argv, nil, "")
-	if err != nil {
-		t.Fatalf("start etcd %s: %v", m.name, err)
-	}
-	m.proc = p
-}
-
-func (c *etcdCluster) endpoints() string {
-	var eps []string
-	for _, m := range c.members {
-		eps = append(eps, m.client)
-	}
-	return strings.Join(eps, " ")
-}
-
-// waitHealthy waits until a write through the cluster succeeds.
-func (c *etcdCluster) waitHealthy(t *testing.T) {
-	t.Helper()
-	h := c.members[0].host
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		out, err := h.Exec(ctx, "env", "ETCDCTL_API=3", "etcdctl", "--endpoints", strings.ReplaceAll(c.endpoints(), " ", ","),
-			"--command-timeout=1s", "put", "/vipd-e2e/health", "ok")
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("etcd cluster not healthy: %v: %s", err, out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // arbiterConf is a VRRP instance gated by the cluster.
-func arbiterConf(c *etcdCluster, prio int, vip netip.Addr) string {
+func arbiterConf(c *lab.Etcd, prio int, vip netip.Addr) string {
 	return fmt.Sprintf(`
 arbiter {
     etcd {
@@ -110,12 +35,12 @@ arbiter {
         lease_ttl 5
     }
 }
-`, c.endpoints()) + instanceConf("VI_1", 51, prio, vip, "")
+`, c.Endpoints()) + instanceConf("VI_1", 51, prio, vip, "")
 }
 
 // arbiterWorld: three vipd nodes (150, 120, 100) gated by etcd on gw; n1
 // holds the VIP when it returns.
-func arbiterWorld(t *testing.T) (*world, *etcdCluster, netip.Addr) {
+func arbiterWorld(t *testing.T) (*world, *lab.Etcd, netip.Addr) {
 	t.Helper()
 	w := newWorld(t, 3)
 	vip := w.watch(t, 200)[0]
@@ -245,8 +170,8 @@ func TestArbiterFrozenMaster(t *testing.T) {
 
 func TestArbiterEtcdDown(t *testing.T) {
 	w, c, vip := arbiterWorld(t)
-	for _, m := range c.members {
-		if err := m.proc.Kill(); err != nil {
+	for _, m := range c.Members {
+		if err := m.Proc.Kill(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -261,8 +186,10 @@ func TestArbiterEtcdDown(t *testing.T) {
 	if hs := w.obs.Holders(vip); len(hs) != 0 {
 		t.Errorf("holders %v with etcd down, want none", hs)
 	}
-	for _, m := range c.members {
-		c.start(t, m)
+	for _, m := range c.Members {
+		if err := m.Start(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	w.waitHolder(t, vip, "n1", 30*time.Second)
 	w.assertNoSplitBrain(t, vip)

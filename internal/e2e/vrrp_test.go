@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -449,4 +450,42 @@ func TestUseVMAC(t *testing.T) {
 		t.Errorf("vrrp.51 still exists on n1 after vipd stopped: %s", out)
 	}
 	w.assertNoSplitBrain(t, vip)
+}
+
+// TestReloadKeepsMaster: SIGHUP applies a changed config without dropping
+// the VIPs of an unchanged instance; a broken config is rejected and the
+// running one stays.
+func TestReloadKeepsMaster(t *testing.T) {
+	w := newWorld(t, 2)
+	vips := w.watch(t, 200, 201)
+	w.start(t, 0, instanceConf("VI_1", 51, 150, vips[0], ""))
+	w.start(t, 1, instanceConf("VI_1", 51, 100, vips[0], ""))
+	w.waitHolder(t, vips[0], "n1", 10*time.Second)
+
+	// Add a VIP to VI_1 and a whole new instance on n1, then SIGHUP.
+	v := w.vipd["n1"]
+	conf := strings.Replace(instanceConf("VI_1", 51, 150, vips[0], ""), "        "+vips[0].String()+"/24\n",
+		"        "+vips[0].String()+"/24\n        "+vips[1].String()+"/24\n", 1)
+	if err := os.WriteFile(v.Conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vips[1], "n1", 5*time.Second)
+	// A broken config: rejected, nothing changes.
+	if err := os.WriteFile(v.Conf, []byte("vrrp_instance X {\n virtual_router_id 999\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	w.holdsOnly(t, vips[0], "n1", 2*time.Second)
+	w.holdsOnly(t, vips[1], "n1", 100*time.Millisecond)
+	for _, vip := range vips {
+		if r := w.obs.Snapshot().VIP(vip); r.NoHolder != 0 {
+			t.Errorf("%s was unheld for %s across the reloads, want 0", vip, r.NoHolder)
+		}
+	}
+	w.assertNoSplitBrain(t, vips[0])
 }

@@ -80,7 +80,7 @@ func Run(ctx context.Context, o Options) error {
 		procs: map[string]*lab.Proc{}, socks: map[string]string{}}
 	d.say("lab %s: LAN %s; gateway %s runs a 3-member etcd cluster; nodes n1 n2 n3 run vipd", l.Name, l.Net4, l.GW.Addr4)
 	d.say("VIP %s is gated by the arbiter (VI_1); VIP %s is plain VRRP as in keepalived (VI_PLAIN, arbiter off)", d.gated, d.plain)
-	if d.etcd, err = l.StartEtcd(ctx, l.GW, 3, dir); err != nil {
+	if d.etcd, err = l.StartEtcd(ctx, []*lab.Host{l.GW, l.GW, l.GW}, dir); err != nil {
 		return err
 	}
 	d.obs = lab.NewObserver(l, []netip.Addr{d.gated, d.plain}, 5*time.Millisecond)

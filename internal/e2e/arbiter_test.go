@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +22,7 @@ import (
 // elsewhere" every node reaches through the LAN.
 func startEtcd(t *testing.T, w *world, h *lab.Host) *lab.Etcd {
 	t.Helper()
-	c, err := w.lab.StartEtcd(context.Background(), h, 3, w.dir)
+	c, err := w.lab.StartEtcd(context.Background(), []*lab.Host{h, h, h}, w.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,5 +195,92 @@ func TestArbiterEtcdDown(t *testing.T) {
 		}
 	}
 	w.waitHolder(t, vip, "n1", 30*time.Second)
+	w.assertNoSplitBrain(t, vip)
+}
+
+// TestArbiterEtcdMinorityWithMaster: etcd members run on the vipd nodes
+// themselves; the master and its etcd member are cut from the other two.
+// The master's member is a minority: its keepalives fail (no leader), it
+// steps down at its deadline, and the majority side claims after expiry.
+func TestArbiterEtcdMinorityWithMaster(t *testing.T) {
+	w := newWorld(t, 3)
+	vip := w.watch(t, 200)[0]
+	c, err := w.lab.StartEtcd(context.Background(), w.lab.Nodes, w.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range []int{150, 120, 100} {
+		w.start(t, i, arbiterConf(c, p, vip))
+	}
+	w.waitHolder(t, vip, "n1", 20*time.Second)
+	at := time.Now()
+	cutFromPeers(t, w, w.lab.Nodes[0])
+	w.waitHolder(t, vip, "n2", 30*time.Second)
+	w.holdsOnly(t, vip, "n2", 300*time.Millisecond)
+	t.Logf("etcd minority with the master: VIP unheld %s before n2 took over", w.obs.Snapshot().VIP(vip).Gap(at))
+	if err := w.lab.HealAll(); err != nil {
+		t.Fatal(err)
+	}
+	w.assertNoSplitBrain(t, vip)
+}
+
+// TestArbiterRandomSchedule runs a seeded random schedule of the faults
+// above (VIPD_NEMESIS_SEED picks another seed) and asserts that no two
+// nodes ever held the VIP.
+func TestArbiterRandomSchedule(t *testing.T) {
+	seed := int64(20261125)
+	if s := os.Getenv("VIPD_NEMESIS_SEED"); s != "" {
+		fmt.Sscan(s, &seed)
+	}
+	rng := rand.New(rand.NewSource(seed))
+	t.Logf("seed %d (rerun with VIPD_NEMESIS_SEED=%d)", seed, seed)
+	w, _, vip := arbiterWorld(t)
+	nodes := w.lab.Nodes
+	faults := []string{"cut-peers", "isolate", "kill", "stop", "cut-etcd", "one-way", "sigterm"}
+	const rounds = 6
+	for r := range rounds {
+		f := faults[rng.Intn(len(faults))]
+		h := nodes[rng.Intn(len(nodes))]
+		if hs := w.obs.Holders(vip); len(hs) == 1 && rng.Intn(2) == 0 {
+			h = w.lab.Host(hs[0]) // half the time, hit the holder
+		}
+		hold := time.Duration(2+rng.Intn(5)) * time.Second
+		t.Logf("round %d: %s on %s for %s (holders %v)", r+1, f, h.Name, hold, w.obs.Holders(vip))
+		v := w.vipd[h.Name]
+		var undo func()
+		switch f {
+		case "cut-peers":
+			cutFromPeers(t, w, h)
+			undo = func() { w.lab.HealAll() }
+		case "isolate":
+			w.lab.Isolate(h)
+			undo = func() { w.lab.HealAll() }
+		case "cut-etcd":
+			w.lab.Cut(h, w.lab.GW)
+			undo = func() { w.lab.HealAll() }
+		case "one-way":
+			o := nodes[(slices.Index(nodes, h)+1)%len(nodes)]
+			w.lab.CutOneWay(h, o)
+			undo = func() { w.lab.HealAll() }
+		case "kill":
+			v.Proc.Kill()
+			undo = func() { v.Start(t) }
+		case "sigterm":
+			v.Proc.Stop()
+			undo = func() { v.Start(t) }
+		case "stop":
+			v.Proc.Pause()
+			undo = func() { v.Proc.Resume() }
+		}
+		time.Sleep(hold)
+		undo()
+		time.Sleep(time.Duration(1+rng.Intn(3)) * time.Second)
+	}
+	// After the last heal the cluster must converge on one holder again.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := w.obs.WaitAnyHolder(ctx, vip); err != nil {
+		t.Errorf("no holder 30 s after the schedule ended: %v", err)
+	}
 	w.assertNoSplitBrain(t, vip)
 }

@@ -27,22 +27,26 @@ type EtcdMember struct {
 	initial   string
 }
 
-// StartEtcd runs an n-member etcd cluster on host h (distinct ports per
-// member), with fast LAN timings (heartbeat 50 ms, election 500 ms), data
-// under dir, and waits until a write succeeds.
-func (l *Lab) StartEtcd(ctx context.Context, h *Host, n int, dir string) (*Etcd, error) {
+// StartEtcd runs an etcd cluster with one member per entry of hosts (a
+// host listed several times runs several members on distinct ports), with
+// fast LAN timings (heartbeat 50 ms, election 500 ms) and data under dir,
+// and waits until a write succeeds.
+func (l *Lab) StartEtcd(ctx context.Context, hosts []*Host, dir string) (*Etcd, error) {
 	if _, err := exec.LookPath("etcd"); err != nil {
 		return nil, fmt.Errorf("lab: etcd is not installed (scripts/install-deps.sh installs etcd-server): %w", err)
 	}
 	e := &Etcd{}
 	var initial []string
-	for i := range n {
+	seen := map[*Host]int{}
+	for i, h := range hosts {
+		k := seen[h]
+		seen[h]++
 		m := &EtcdMember{
 			Name:      fmt.Sprintf("e%d", i+1),
 			Host:      h,
-			ClientURL: fmt.Sprintf("http://%s:%d", h.Addr4, 2379+100*i),
-			PeerURL:   fmt.Sprintf("http://%s:%d", h.Addr4, 2380+100*i),
-			dataDir:   filepath.Join(dir, fmt.Sprintf("etcd-%s-e%d", h.Name, i+1)),
+			ClientURL: fmt.Sprintf("http://%s:%d", h.Addr4, 2379+100*k),
+			PeerURL:   fmt.Sprintf("http://%s:%d", h.Addr4, 2380+100*k),
+			dataDir:   filepath.Join(dir, fmt.Sprintf("etcd-e%d", i+1)),
 		}
 		initial = append(initial, m.Name+"="+m.PeerURL)
 		e.Members = append(e.Members, m)

@@ -96,7 +96,10 @@ type Machine struct {
 
 	last   Transition
 	denied string
-	group  *SyncGroup
+	// preemptHold makes this backup behave as nopreempt until it next
+	// becomes master (an operator handover must not be undone).
+	preemptHold bool
+	group       *SyncGroup
 }
 
 // NewMachine returns a machine in StateInit. It applies keepalived's
@@ -245,7 +248,7 @@ func (m *Machine) receiveBackup(now time.Time, adv AdvertInfo) {
 	}
 	lower := adv.Priority < m.prio
 	delaying := m.p.PreemptDelay > 0 && (m.preemptAt.IsZero() || m.preemptAt.After(now))
-	if lower && m.p.Preempt && !delaying {
+	if lower && m.p.Preempt && !m.preemptHold && !delaying {
 		// Discarded: the down timer keeps running from the last advert we
 		// accepted, so we preempt when it fires.
 		m.master = adv.Src
@@ -349,6 +352,14 @@ func (m *Machine) SetFault(now time.Time, fault bool, reason string) []Action {
 	return m.leaveFault(now, reason)
 }
 
+// HoldPreempt makes the machine accept lower-priority masters, as with
+// nopreempt, until it next becomes master: after an operator handover the
+// old master must not preempt the new one back.
+func (m *Machine) HoldPreempt() { m.preemptHold = true }
+
+// PreemptHeld reports whether HoldPreempt is in effect.
+func (m *Machine) PreemptHeld() bool { return m.preemptHold }
+
 // Fault reports whether our own fault is set, and its reason.
 func (m *Machine) Fault() (bool, string) { return m.fault, m.faultBy }
 
@@ -415,6 +426,7 @@ func (m *Machine) takeOver(now time.Time, reason string, byGroup bool) []Action 
 	m.advInt = m.p.AdvertInterval
 	m.master = m.p.PrimaryAddr
 	m.preemptAt = time.Time{}
+	m.preemptHold = false
 	// The advert goes first so the old master drops the VIPs before our
 	// gratuitous ARPs (keepalived vrrp_state_master_tx).
 	acts := []Action{SendAdvert{Priority: m.prio}, AddVIPs{}, Announce{}, m.transition(now, StateMaster, reason)}

@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -161,7 +162,7 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 		// us makes it step down as any VRRP master would (preemption), and
 		// its release frees the key for us. A partitioned holder never hears
 		// it and keeps the VIP: the arbiter, not VRRP, decides.
-		if ev.Holder != "" && ev.Holder != e.opt.Node && !lead.cfg.Nopreempt {
+		if ev.Holder != "" && ev.Holder != e.opt.Node && !lead.cfg.Nopreempt && !lead.m.PreemptHeld() {
 			for _, in := range members {
 				if in.m.State() == StateBackup {
 					in.sendAdvert(in.m.Priority())
@@ -224,9 +225,48 @@ func (e *Engine) stepDown(now time.Time, in *instance, reason string) {
 	}
 	in.dropVIPs()
 	if in.m.State() == StateMaster {
-		e.apply(now, in, in.m.ForceState(now, StateBackup, reason))
+		e.drive(now, in,
+			func(m *Machine) []Action { return m.ForceState(now, StateBackup, reason) },
+			func(g *SyncGroup, i int) []GroupAction { return g.ForceState(now, i, StateBackup, reason) })
 		in.sendAdvert(0)
 	}
+}
+
+// Handover steps a master instance (with its sync group) down on the
+// operator's request: VIPs removed, priority 0, key released so a backup
+// claims at once; this node then holds off preempting until it is master
+// again, so the move sticks.
+func (e *Engine) Handover(ctx context.Context, name string) error {
+	var err error
+	derr := e.do(ctx, func(now time.Time) {
+		in := e.byKey[name]
+		switch {
+		case in == nil:
+			err = fmt.Errorf("no instance %q", name)
+			return
+		case in.m.State() != StateMaster:
+			err = fmt.Errorf("instance %s is %s here, not MASTER", name, in.m.State())
+			return
+		}
+		members := []*instance{in}
+		if in.group != nil {
+			members = in.group.members
+		}
+		for _, m := range members {
+			m.m.HoldPreempt()
+		}
+		for _, m := range members {
+			if m.m.State() == StateMaster {
+				in.log.Info("handover requested", "instance", m.cfg.Name)
+				e.stepDown(now, m, "handover requested by the operator")
+				m.gate.release = e.gated(m)
+			}
+		}
+	})
+	if derr != nil {
+		return derr
+	}
+	return err
 }
 
 // flushReleases releases the units whose members all dropped their VIPs

@@ -108,11 +108,13 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	return c.fire
 }
 
-// next waits until Run parks, advances time by what it asked and wakes it.
-func (c *fakeClock) next(t *testing.T) {
+// next waits until Run parks, calls parked, advances time by what Run
+// asked and wakes it.
+func (c *fakeClock) next(t *testing.T, parked func()) {
 	t.Helper()
 	select {
 	case d := <-c.waiting:
+		parked()
 		c.mu.Lock()
 		c.now = c.now.Add(d)
 		now := c.now
@@ -163,18 +165,25 @@ func TestRunReportsChanges(t *testing.T) {
 	var at []time.Duration
 	start := clock.Now()
 	for range 8 {
-		clock.next(t)
-		select {
-		case st := <-g.Changes():
-			got = append(got, st.Healthy)
-			at = append(at, st.At.Sub(start))
-		default:
-		}
+		clock.next(t, func() {
+			select {
+			case st := <-g.Changes():
+				got = append(got, st.Healthy)
+				at = append(at, st.At.Sub(start))
+			default:
+			}
+		})
 	}
 	cancel()
-	<-clock.waiting // Run may be parked once more
-	if err := <-done; err != nil {
-		t.Errorf("Run: %v", err)
+	for stopped := false; !stopped; {
+		select {
+		case <-clock.waiting: // parked once more
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			stopped = true
+		}
 	}
 	// Round 1 (t=0): healthy. Rounds 3,4,5 fail gw1 → down after the 3rd
 	// failure (t=4s). Rounds 6,7 answer → up after the 2nd (t=6s).

@@ -77,6 +77,21 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 
+	handover := &cobra.Command{
+		Use:   "handover INSTANCE",
+		Short: "Hand a MASTER instance here over to a backup (planned move; this node then does not preempt it back)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+			defer cancel()
+			if err := control.NewClient(socket).Handover(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s handed over\n", args[0])
+			return nil
+		},
+	}
+
 	var file string
 	check := &cobra.Command{
 		Use:   "check",
@@ -103,7 +118,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "vipctl", version) },
 	}
-	root.AddCommand(status, reload, check, ver)
+	root.AddCommand(status, reload, handover, check, ver)
 	return root
 }
 

@@ -123,6 +123,13 @@ func (d *daemon) Status() control.Status {
 	return control.Status{Node: d.opt.node, ConfigFile: d.opt.file, Started: d.started, Reloaded: d.reloaded, Instances: insts}
 }
 
+// Handover implements control.Backend.
+func (d *daemon) Handover(instance string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return d.engine.Handover(ctx, instance)
+}
+
 // Reload implements control.Backend: a config that does not load is
 // rejected with its errors and the running one stays.
 func (d *daemon) Reload() error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -36,6 +37,12 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 // rejected with its errors and the running one stays.
 func (c *Client) Reload(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/v1/reload", nil)
+}
+
+// Handover asks the daemon to hand the instance (a MASTER here) over to a
+// backup.
+func (c *Client) Handover(ctx context.Context, instance string) error {
+	return c.do(ctx, http.MethodPost, "/v1/handover/"+url.PathEscape(instance), nil)
 }
 
 func (c *Client) do(ctx context.Context, method, path string, out any) error {

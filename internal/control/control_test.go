@@ -15,10 +15,18 @@ type fakeBackend struct {
 	st        Status
 	reloadErr error
 	reloads   int
+	handovers int
 }
 
 func (f *fakeBackend) Status() Status { return f.st }
 func (f *fakeBackend) Reload() error  { f.reloads++; return f.reloadErr }
+func (f *fakeBackend) Handover(name string) error {
+	if name != "VI_1" {
+		return errors.New("no instance " + name)
+	}
+	f.handovers++
+	return nil
+}
 
 func TestStatusAndReloadOverSocket(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "vipd.sock")
@@ -57,6 +65,12 @@ func TestStatusAndReloadOverSocket(t *testing.T) {
 	err = c.Reload(context.Background())
 	if err == nil || err.Error() != "vipd: x.conf:3: priority 300 out of range 1..255" {
 		t.Errorf("reload of broken config: got %v", err)
+	}
+	if err := c.Handover(context.Background(), "VI_1"); err != nil || be.handovers != 1 {
+		t.Errorf("handover VI_1: err %v, handovers %d", err, be.handovers)
+	}
+	if err := c.Handover(context.Background(), "VI/9"); err == nil || err.Error() != "vipd: no instance VI/9" {
+		t.Errorf("handover of an unknown instance: got %v", err)
 	}
 	if be.reloads != 2 {
 		t.Errorf("reloads = %d, want 2", be.reloads)

@@ -20,6 +20,9 @@ const DefaultSocket = "/run/vipd/vipd.sock"
 type Backend interface {
 	Status() Status
 	Reload() error
+	// Handover steps the named instance (and its sync group) down so a
+	// backup takes over; it fails unless the instance is MASTER here.
+	Handover(instance string) error
 }
 
 // Server serves the control API on a unix socket readable by root only.
@@ -58,6 +61,13 @@ func (s *Server) Run(ctx context.Context) error {
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.backend.Reload(); err != nil {
 			writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+	mux.HandleFunc("POST /v1/handover/{instance}", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.backend.Handover(r.PathValue("instance")); err != nil {
+			writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
 			return
 		}
 		writeJSON(w, http.StatusOK, struct{}{})

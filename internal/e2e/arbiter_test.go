@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -283,4 +284,23 @@ func TestArbiterRandomSchedule(t *testing.T) {
 		t.Errorf("no holder 30 s after the schedule ended: %v", err)
 	}
 	w.assertNoSplitBrain(t, vip)
+}
+
+// TestArbiterHandover: `vipctl handover` moves the VIP to a backup within
+// milliseconds, and the old master (priority 150) does not preempt it back.
+func TestArbiterHandover(t *testing.T) {
+	w, _, vip := arbiterWorld(t)
+	at := time.Now()
+	out, err := exec.Command(Binary(t, "vipctl"), "--control-socket", w.vipd["n1"].Socket, "handover", "VI_1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("vipctl handover: %v: %s", err, out)
+	}
+	w.waitHolder(t, vip, "n2", 5*time.Second)
+	t.Logf("vipctl handover: VIP unheld %s", w.obs.Snapshot().VIP(vip).Gap(at))
+	w.holdsOnly(t, vip, "n2", 6*time.Second) // longer than n1's down timer: no preemption back
+	w.assertNoSplitBrain(t, vip)
+	out, err = exec.Command(Binary(t, "vipctl"), "--control-socket", w.vipd["n1"].Socket, "handover", "VI_1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "not MASTER") {
+		t.Errorf("handover on a backup: %v %s; want a 'not MASTER' error", err, out)
+	}
 }

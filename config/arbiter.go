@@ -32,8 +32,9 @@ func (p *parser) arbiter(n *node) {
 			case OnEtcdLossRelease:
 				a.OnEtcdLoss = v
 			case OnEtcdLossKeep:
-				a.OnEtcdLoss = v
-				p.warnf(c.pos, "on_etcd_loss keep: a partitioned master keeps its VIPs, so two nodes can hold them")
+				// Not offered: a partitioned master would keep its VIPs
+				// while the other side claims them (vip-manager #205).
+				p.errorf(c.pos, "on_etcd_loss keep is not supported: a master cut from etcd cannot know whether another node claimed the VIP, so vipd always releases (docs/safety.md)")
 			case "":
 			default:
 				p.errorf(c.pos, "on_etcd_loss %q: want release or keep", v)

@@ -138,10 +138,10 @@ func TestArbiterErrors(t *testing.T) {
 	}
 }
 
-func TestOnEtcdLossKeepWarns(t *testing.T) {
-	_, warns := mustParse(t, "arbiter {\n etcd {\n  endpoints http://e:2379\n }\n on_etcd_loss keep\n}\n")
-	want := []string{"t.conf:5: on_etcd_loss keep: a partitioned master keeps its VIPs, so two nodes can hold them"}
-	if diff := cmp.Diff(want, warns); diff != "" {
-		t.Errorf("warnings (-want +got):\n%s", diff)
+func TestOnEtcdLossKeepRejected(t *testing.T) {
+	_, _, err := Parse("t.conf", []byte("arbiter {\n etcd {\n  endpoints http://e:2379\n }\n on_etcd_loss keep\n}\n"))
+	want := "t.conf:5: on_etcd_loss keep is not supported: a master cut from etcd cannot know whether another node claimed the VIP, so vipd always releases (docs/safety.md)"
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
 	}
 }

@@ -122,8 +122,8 @@ const (
 	// OnEtcdLossRelease drops the VIPs when the lease deadline passes:
 	// never two holders.
 	OnEtcdLossRelease = "release"
-	// OnEtcdLossKeep keeps the VIPs of a master that loses etcd: VIPs stay
-	// up through an etcd outage, at the risk of two holders in a partition.
+	// OnEtcdLossKeep would keep the VIPs of a master that loses etcd; it is
+	// rejected with an explanation (two holders in a partition).
 	OnEtcdLossKeep = "keep"
 )
 

@@ -39,7 +39,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&socket, "control-socket", control.DefaultSocket, "vipd control socket")
 
-	var asJSON bool
+	var asJSON, clusterView bool
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Show each VRRP instance: state, priorities, master, VIPs, trackers, last transition",
@@ -57,10 +57,14 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 				return enc.Encode(st)
 			}
 			printStatus(cmd.OutOrStdout(), st, time.Now())
+			if clusterView {
+				printCluster(cmd.OutOrStdout(), st)
+			}
 			return nil
 		},
 	}
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	status.Flags().BoolVar(&clusterView, "cluster", false, "also show every member's instances as gossip sees them")
 
 	reload := &cobra.Command{
 		Use:   "reload",
@@ -161,4 +165,31 @@ func printStatus(w io.Writer, st control.Status, now time.Time) {
 		}
 		tw.Flush()
 	}
+}
+
+func printCluster(w io.Writer, st control.Status) {
+	fmt.Fprintln(w, "\ncluster (gossip):")
+	if len(st.Cluster) == 0 {
+		fmt.Fprintln(w, "  no gossip view (no memberlist block in the arbiter)")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NODE\tADDR\tMEMBER\tUNIT\tSTATE\tPRIO\tTOKEN\tGATEWAY")
+	for _, m := range st.Cluster {
+		if len(m.Instances) == 0 {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t-\t-\t-\t-\t-\n", m.Node, m.Addr, m.State)
+		}
+		for _, in := range m.Instances {
+			gw := "ok"
+			if !in.GatewayOK {
+				gw = "DOWN"
+			}
+			tok := "-"
+			if in.Token != 0 {
+				tok = fmt.Sprint(in.Token)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.Node, m.Addr, m.State, in.Name, in.State, in.Priority, tok, gw)
+		}
+	}
+	tw.Flush()
 }

@@ -66,25 +66,34 @@ func (g *gate) pump(ctx context.Context) {
 }
 
 // newGate builds the arbiter of an `arbiter` block; nil when there is none.
-func newGate(c *config.Config, node string, log *slog.Logger) (*gate, error) {
+// embedded, when set, is this node's embedded etcd member: its endpoints
+// serve when the block names none.
+func newGate(c *config.Config, node string, embedded []string, log *slog.Logger) (*gate, error) {
 	ac := c.Arbiter
 	if ac == nil {
 		return nil, nil
 	}
-	if ac.Etcd == nil {
-		return nil, fmt.Errorf("arbiter: an etcd block with endpoints is required (embedded_etcd is not wired yet)")
+	etcd := ac.Etcd
+	if etcd == nil {
+		etcd = &config.Etcd{LeaseTTL: arbiter.DefaultLeaseTTL, Prefix: arbiter.DefaultPrefix}
 	}
 	cfg := arbiter.Config{
-		Endpoints:  ac.Etcd.Endpoints,
-		Username:   ac.Etcd.Username,
-		Password:   ac.Etcd.Password,
-		LeaseTTL:   ac.Etcd.LeaseTTL,
-		Prefix:     ac.Etcd.Prefix,
+		Endpoints:  etcd.Endpoints,
+		Username:   etcd.Username,
+		Password:   etcd.Password,
+		LeaseTTL:   etcd.LeaseTTL,
+		Prefix:     etcd.Prefix,
 		Node:       node,
 		OnEtcdLoss: ac.OnEtcdLoss,
 	}
-	if ac.Etcd.TLS != nil {
-		t, err := tlsConfig(ac.Etcd.TLS)
+	if len(cfg.Endpoints) == 0 {
+		cfg.Endpoints = embedded
+	}
+	if len(cfg.Endpoints) == 0 {
+		return nil, fmt.Errorf("arbiter: no etcd endpoints (an etcd block with endpoints, or embedded_etcd)")
+	}
+	if ac.Etcd != nil && ac.Etcd.TLS != nil {
+		t, err := tlsConfig(etcd.TLS)
 		if err != nil {
 			return nil, err
 		}

@@ -10,10 +10,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vipd/vipd/cluster"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/control"
+	"github.com/vipd/vipd/internal/metrics"
 	"github.com/vipd/vipd/vrrp"
 	"github.com/vipd/vipd/vrrp/announce"
 	"github.com/vipd/vipd/vrrp/notify"
@@ -29,8 +32,10 @@ var version = "dev"
 type daemon struct {
 	opt     options
 	log     *slog.Logger
+	cfg     *config.Config // as loaded at start (global settings that need a restart)
 	engine  *vrrp.Engine
 	gate    *gate // nil without an arbiter block
+	side    *side // gateway prober and gossip; nil without an arbiter block
 	started time.Time
 
 	mu       sync.Mutex // guards reloaded
@@ -42,9 +47,30 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
-	g, err := newGate(cfg, o.node, log)
+	var embedded []string
+	var emb *cluster.Embedded
+	if cfg.Arbiter != nil {
+		e, err := startEmbedded(context.Background(), cfg.Arbiter, log)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			emb, embedded = e, e.Endpoints()
+		}
+	}
+	g, err := newGate(cfg, o.node, embedded, log)
 	if err != nil {
+		if emb != nil {
+			emb.Close()
+		}
 		return nil, err
+	}
+	var sd *side
+	if g != nil {
+		if sd, err = newSide(cfg, o.node, log); err != nil {
+			return nil, err
+		}
+		sd.emb = emb
 	}
 	var arb vrrp.Arbiter
 	if g != nil {
@@ -67,7 +93,7 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		Notifier: notifier,
 		Trackers: vrrp.RunTrackers(runner, track.RealClock{}, log),
 	})
-	return &daemon{opt: o, log: log, engine: eng, gate: g, started: time.Now()}, nil
+	return &daemon{opt: o, log: log, cfg: cfg, engine: eng, gate: g, side: sd, started: time.Now()}, nil
 }
 
 // run runs the engine and the control socket until ctx ends; SIGHUP reloads.
@@ -78,18 +104,32 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.gate != nil {
 		arbCtx, stopArb := context.WithCancel(context.Background())
 		arbDone := make(chan error, 1)
+		sideDone := make(chan struct{})
 		go d.gate.pump(arbCtx)
 		go func() { arbDone <- d.gate.a.Run(arbCtx) }()
+		go func() { d.side.run(arbCtx, d); close(sideDone) }()
+		d.log.Info("arbiter companions", "side", d.side.String())
 		defer func() {
 			stopArb()
 			if err := <-arbDone; err != nil {
 				d.log.Error("arbiter", "err", err)
+			}
+			<-sideDone
+			if d.side.emb != nil {
+				d.side.emb.Close()
 			}
 		}()
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.engine.Run(ctx) })
 	g.Go(func() error { return control.NewServer(d.opt.socket, d, d.log).Run(ctx) })
+	if addr := d.cfg.Global.MetricsListen; addr.IsValid() {
+		reg := prometheus.NewRegistry()
+		if err := metrics.Register(reg, metrics.NewCollector(statusSource{d}, d.opt.node, d.log), version); err != nil {
+			return err
+		}
+		g.Go(func() error { return metrics.Serve(ctx, addr.String(), reg, d.log) })
+	}
 	g.Go(func() error {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
@@ -110,6 +150,20 @@ func (d *daemon) run(ctx context.Context) error {
 	return err
 }
 
+// statusSource feeds the metrics collector: unlike Status it reports the
+// engine's error, so a scrape can say the daemon did not answer.
+type statusSource struct{ d *daemon }
+
+func (s statusSource) Status(ctx context.Context) (control.Status, error) {
+	insts, err := s.d.engine.Status(ctx)
+	if err != nil {
+		return control.Status{}, err
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	return control.Status{Node: s.d.opt.node, ConfigFile: s.d.opt.file, Started: s.d.started, Reloaded: s.d.reloaded, Instances: insts}, nil
+}
+
 // Status implements control.Backend.
 func (d *daemon) Status() control.Status {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -120,7 +174,8 @@ func (d *daemon) Status() control.Status {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return control.Status{Node: d.opt.node, ConfigFile: d.opt.file, Started: d.started, Reloaded: d.reloaded, Instances: insts}
+	return control.Status{Node: d.opt.node, ConfigFile: d.opt.file, Started: d.started, Reloaded: d.reloaded,
+		Instances: insts, Cluster: d.side.clusterView()}
 }
 
 // Handover implements control.Backend.

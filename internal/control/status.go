@@ -9,6 +9,26 @@ type Status struct {
 	Started    time.Time        `json:"started"`
 	Reloaded   time.Time        `json:"reloaded,omitzero"`
 	Instances  []InstanceStatus `json:"instances"`
+	// Cluster is the gossip view of every member (empty without memberlist).
+	Cluster []ClusterMember `json:"cluster,omitempty"`
+}
+
+// ClusterMember is one node as gossip sees it.
+type ClusterMember struct {
+	Node      string            `json:"node"`
+	Addr      string            `json:"addr"`
+	State     string            `json:"state"` // alive, dead, left
+	Updated   time.Time         `json:"updated,omitzero"`
+	Instances []ClusterInstance `json:"instances,omitempty"`
+}
+
+// ClusterInstance is one unit (instance or group:NAME) on a member.
+type ClusterInstance struct {
+	Name      string `json:"name"`
+	State     string `json:"state"`
+	Priority  int    `json:"priority"`
+	Token     int64  `json:"token,omitempty"`
+	GatewayOK bool   `json:"gateway_ok"`
 }
 
 // InstanceStatus is one vrrp_instance as the engine sees it now.

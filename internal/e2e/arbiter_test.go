@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -302,5 +303,91 @@ func TestArbiterHandover(t *testing.T) {
 	out, err = exec.Command(Binary(t, "vipctl"), "--control-socket", w.vipd["n1"].Socket, "handover", "VI_1").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "not MASTER") {
 		t.Errorf("handover on a backup: %v %s; want a 'not MASTER' error", err, out)
+	}
+}
+
+// gatewayWorld: etcd runs on the client host so the gateway host can fail
+// alone; every node probes the gateway and gossips over memberlist.
+func gatewayWorld(t *testing.T) (*world, netip.Addr) {
+	t.Helper()
+	w := newWorld(t, 3)
+	vip := w.watch(t, 200)[0]
+	c := startEtcd(t, w, w.lab.Client)
+	key := filepath.Join(w.dir, "gossip.key")
+	if err := os.WriteFile(key, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var join []string
+	for _, n := range w.lab.Nodes {
+		join = append(join, n.Addr4.String()+":7946")
+	}
+	for i, p := range []int{150, 120, 100} {
+		n := w.lab.Nodes[i]
+		conf := fmt.Sprintf(`
+arbiter {
+    etcd {
+        endpoints %s
+        lease_ttl 5
+    }
+    gateway {
+        %s
+        interval 0.2
+        fall 3
+        rise 2
+    }
+    memberlist {
+        bind %s:7946
+        join %s
+        secret_file %s
+    }
+}
+`, c.Endpoints(), w.lab.GW.Addr4, n.Addr4, strings.Join(join, " "), key) + instanceConf("VI_1", 51, p, vip, "")
+		w.start(t, i, conf)
+	}
+	w.waitHolder(t, vip, "n1", 20*time.Second)
+	// Gossip has converged when n1 sees all three members.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st, err := w.vipd["n1"].Status(context.Background())
+		if err == nil && len(st.Cluster) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gossip did not converge: %+v %v", st.Cluster, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return w, vip
+}
+
+func TestArbiterGatewayLostByMaster(t *testing.T) {
+	w, vip := gatewayWorld(t)
+	out, err := exec.Command(Binary(t, "vipctl"), "--control-socket", w.vipd["n2"].Socket, "status", "--cluster").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "n1") || !strings.Contains(string(out), "MASTER") {
+		t.Errorf("vipctl status --cluster on n2: %v\n%s", err, out)
+	}
+	at := time.Now()
+	if err := w.lab.Cut(w.lab.Nodes[0], w.lab.GW); err != nil {
+		t.Fatal(err)
+	}
+	// n1's gateway is gone but n2's is fine: n1 hands over.
+	w.waitHolder(t, vip, "n2", 15*time.Second)
+	w.holdsOnly(t, vip, "n2", 2*time.Second)
+	t.Logf("gateway lost by the master: VIP moved after %s, unheld %s", time.Since(at).Round(time.Millisecond), w.obs.Snapshot().VIP(vip).Gap(at))
+	w.lab.HealAll()
+	w.assertNoSplitBrain(t, vip)
+}
+
+func TestArbiterGatewayLostByEveryone(t *testing.T) {
+	w, vip := gatewayWorld(t)
+	if err := w.lab.Isolate(w.lab.GW); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody has a better gateway: the holder keeps the VIP, no flapping.
+	w.holdsOnly(t, vip, "n1", 8*time.Second)
+	w.lab.HealAll()
+	w.assertNoSplitBrain(t, vip)
+	if r := w.obs.Snapshot().VIP(vip); r.NoHolder != 0 {
+		t.Errorf("VIP unheld for %s while the gateway was down for everyone, want 0", r.NoHolder)
 	}
 }

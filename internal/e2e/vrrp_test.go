@@ -489,3 +489,32 @@ func TestReloadKeepsMaster(t *testing.T) {
 	}
 	w.assertNoSplitBrain(t, vips[0])
 }
+
+// TestMetricsScrape: a running vipd serves Prometheus metrics on its
+// metrics_listen address (loopback by default, here in n1's namespace).
+func TestMetricsScrape(t *testing.T) {
+	w := newWorld(t, 1)
+	vip := w.watch(t, 200)[0]
+	w.start(t, 0, instanceConf("VI_1", 51, 150, vip, ""))
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+	var out []byte
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if out, err = w.lab.Nodes[0].Exec(context.Background(), "curl", "-sf", "http://127.0.0.1:9650/metrics"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	for _, want := range []string{
+		`vipd_vrrp_instance_state{interface="eth0",state="MASTER",vrid="51",vrrp_instance="VI_1"} 1`,
+		`vipd_vrrp_priority{interface="eth0",vrid="51",vrrp_instance="VI_1"} 150`,
+		`vipd_vrrp_vips_held{interface="eth0",vrid="51",vrrp_instance="VI_1"} 1`,
+		`vipd_build_info{`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

@@ -5,7 +5,9 @@ BIN       := bin
 PKGS      := ./...
 TESTFLAGS ?= -count=1 -p 2 -timeout 20m
 
-.PHONY: all deps build test test-short lint bench demo clean
+VERSION   ?= 0.0.0+git$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+.PHONY: all deps build test test-short lint bench demo deb clean
 
 all: build
 
@@ -34,6 +36,10 @@ bench: deps build
 demo: deps build
 	./bin/viplab demo --bin bin
 
+# Debian package (dist/vipd_VERSION_amd64.deb): binaries, systemd unit, example config.
+deb: build
+	./scripts/deb.sh $(VERSION) dist
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
 	-$(GO) run ./cmd/viplab down 2>/dev/null

@@ -54,7 +54,7 @@ func (g *gate) pump(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case ev := <-g.a.Events():
-			out := vrrp.ArbiterEvent{Unit: ev.Key, Kind: kinds[ev.Kind], Holder: ev.Holder, Reason: ev.Reason,
+			out := vrrp.ArbiterEvent{Unit: ev.Key, Kind: kinds[ev.Kind], Holder: ev.Holder, Reason: ev.Reason, Clean: ev.Clean,
 				Grant: vrrp.Grant{Token: ev.Grant.Token, ValidUntil: ev.Grant.ValidUntil, Lifetime: ev.Grant.Lifetime}}
 			select {
 			case g.out <- out:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sync"
@@ -13,10 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vipd/vipd/arbiter/gateway"
 	"github.com/vipd/vipd/cluster"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/control"
 	"github.com/vipd/vipd/internal/metrics"
+	"github.com/vipd/vipd/internal/sdnotify"
 	"github.com/vipd/vipd/vrrp"
 	"github.com/vipd/vipd/vrrp/announce"
 	"github.com/vipd/vipd/vrrp/notify"
@@ -81,7 +84,11 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 	eng := vrrp.NewEngine(cfg, vrrp.Options{
 		Arbiter: arb,
 		Node:    o.node,
-		Log:     log,
+		ProbeVIP: func(ctx context.Context, ifname string, vip netip.Addr) (string, bool, error) {
+			mac, found, err := gateway.ProbeDuplicate(ctx, ifname, vip, vrrp.ProbeTimeout)
+			return mac.String(), found, err
+		},
+		Log: log,
 		OpenConn: func(c vrrpconn.Config) (vrrp.PacketConn, error) {
 			return vrrpconn.Dial(c)
 		},
@@ -145,6 +152,7 @@ func (d *daemon) run(ctx context.Context) error {
 			}
 		}
 	})
+	d.notifySystemd(ctx, g)
 	err := g.Wait()
 	d.log.Info("vipd stopped")
 	return err
@@ -188,6 +196,10 @@ func (d *daemon) Handover(instance string) error {
 // Reload implements control.Backend: a config that does not load is
 // rejected with its errors and the running one stays.
 func (d *daemon) Reload() error {
+	if err := sdnotify.Reloading(); err != nil {
+		d.log.Warn("sd_notify", "err", err)
+	}
+	defer sdnotify.Ready()
 	cfg, warns, err := config.Load(d.opt.file)
 	for _, w := range warns {
 		d.log.Warn("config", "warning", w.String())

@@ -51,6 +51,9 @@ type Event struct {
 	Grant  Grant
 	Holder string // Denied: who holds the key
 	Reason string
+	// Clean marks a Freed after a clean release: the holder removed its
+	// VIPs before deleting the key, so no duplicate probe is needed.
+	Clean bool
 }
 
 // Grant is a valid claim: the unit's key is ours under a lease this node

@@ -156,7 +156,7 @@ func (a *Arbiter) freeLocked(u *unit, holder string, tok int64, clean bool) {
 		who = "the previous holder"
 	}
 	if clean || a.cfg.Grace <= 0 {
-		a.q.push(Event{Key: u.name, Kind: Freed, Holder: holder, Reason: fmt.Sprintf("released by %s (token %d)", who, tok)})
+		a.q.push(Event{Key: u.name, Kind: Freed, Holder: holder, Clean: clean, Reason: fmt.Sprintf("released by %s (token %d)", who, tok)})
 		return
 	}
 	now := a.clock.Now()

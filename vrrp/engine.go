@@ -31,6 +31,9 @@ type Options struct {
 	Arbiter Arbiter
 	// Node is this node's name, given to notify scripts as VIPD_NODE.
 	Node string
+	// ProbeVIP, when set, checks that no host answers for a gated
+	// instance's VIPs before it claims after an unclean loss.
+	ProbeVIP VIPProber
 }
 
 // Engine runs every VRRP instance of a configuration. One goroutine — the
@@ -47,9 +50,10 @@ type Engine struct {
 	trk   map[trackKey]track.Status
 	drops *DropCounter // adverts that reach no instance
 
-	rx    chan rxAdvert
-	trkCh chan track.Status
-	reqs  chan func(now time.Time)
+	rx     chan rxAdvert
+	trkCh  chan track.Status
+	reqs   chan func(now time.Time)
+	probes chan probeResult
 
 	runCtx       context.Context // Run's context: links opened on reload live as long
 	stopTrackers context.CancelFunc
@@ -94,16 +98,17 @@ func NewEngine(cfg *config.Config, opt Options) *Engine {
 		opt.Now = time.Now
 	}
 	return &Engine{
-		opt:   opt,
-		log:   opt.Log,
-		cfg:   cfg,
-		byKey: map[string]*instance{},
-		links: map[linkKey]*link{},
-		trk:   map[trackKey]track.Status{},
-		drops: NewDropCounter(opt.Log, 10*time.Second),
-		rx:    make(chan rxAdvert, 256),
-		trkCh: make(chan track.Status, 64),
-		reqs:  make(chan func(time.Time)),
+		opt:    opt,
+		log:    opt.Log,
+		cfg:    cfg,
+		byKey:  map[string]*instance{},
+		links:  map[linkKey]*link{},
+		trk:    map[trackKey]track.Status{},
+		drops:  NewDropCounter(opt.Log, 10*time.Second),
+		rx:     make(chan rxAdvert, 256),
+		trkCh:  make(chan track.Status, 64),
+		reqs:   make(chan func(time.Time)),
+		probes: make(chan probeResult),
 	}
 }
 
@@ -155,6 +160,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			f(e.opt.Now())
 		case ev := <-arbEvents:
 			e.arbiterEvent(e.opt.Now(), ev)
+		case r := <-e.probes:
+			e.probeDone(e.opt.Now(), r)
 		case <-timer.C:
 		}
 	}

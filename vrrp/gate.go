@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"time"
@@ -55,6 +56,22 @@ type ArbiterEvent struct {
 	Grant  Grant
 	Holder string
 	Reason string
+	Clean  bool // Freed after a clean release: no duplicate probe needed
+}
+
+// VIPProber looks for another host answering for a VIP (RFC 5227
+// duplicate-address probe): holder describes it (its MAC) when found.
+type VIPProber func(ctx context.Context, ifname string, vip netip.Addr) (holder string, found bool, err error)
+
+// ProbeTimeout bounds one duplicate probe (three ARP probes, RFC 5227).
+const ProbeTimeout = 300 * time.Millisecond
+
+// probeResult is a finished duplicate probe, for the engine goroutine.
+type probeResult struct {
+	inst   string
+	vip    netip.Addr
+	holder string
+	found  bool
 }
 
 // claimSpread spaces the claims of backups that all saw a key freed, in
@@ -71,6 +88,9 @@ type gateState struct {
 	holder   string    // last denial's holder
 	reason   string    // last denial or revocation
 	release  bool      // release the unit once no member holds VIPs
+	probing  bool      // a duplicate probe runs before the claim
+	clean    bool      // the key was freed by a clean release: skip the probe
+	zombie   string    // a host answered for our VIP: the alarm, until a probe is clean
 }
 
 // unitOf is the arbiter unit of an instance: its sync group moves as one.
@@ -97,9 +117,20 @@ func (e *Engine) mayTakeOver(in *instance) func(time.Time) (bool, string) {
 		if _, ok := e.opt.Arbiter.Grant(g.unit, now); ok {
 			return true, ""
 		}
-		if !g.claiming {
+		switch {
+		case g.claiming || g.probing:
+		case e.opt.ProbeVIP != nil && !g.clean && len(in.probeAddrs()) > 0:
+			// Before claiming after an unclean loss, make sure nobody still
+			// answers for the VIPs (a zombie holder): alarm, no claim.
+			g.probing = true
+			go e.probe(in.cfg.Name, in.link.key.ifname, in.probeAddrs())
+		default:
 			g.claiming = true
 			e.opt.Arbiter.Claim(g.unit, in.m.Priority())
+		}
+		g.clean = false
+		if g.zombie != "" {
+			return false, g.zombie
 		}
 		if g.reason != "" {
 			return false, "waiting for the arbiter (last: " + g.reason + ")"
@@ -175,6 +206,7 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 		lead.log.Info("ownership key freed", "unit", ev.Unit, "reason", ev.Reason)
 		for _, in := range members {
 			if in.m.State() == StateBackup {
+				in.gate.clean = ev.Clean
 				in.gate.claimAt = now.Add(claimSpread * time.Duration(255-int(in.m.Priority())) / 255)
 			}
 		}
@@ -302,6 +334,9 @@ func (e *Engine) gateStatus(in *instance, now time.Time) *control.ArbiterStatus 
 		return nil
 	}
 	st := &control.ArbiterStatus{Unit: in.gate.unit, Holder: in.gate.holder, Reason: in.gate.reason}
+	if in.gate.zombie != "" {
+		st.Reason = in.gate.zombie
+	}
 	if g, ok := e.opt.Arbiter.Grant(in.gate.unit, now); ok {
 		st.Granted, st.Token, st.ValidUntil = true, g.Token, g.ValidUntil
 	} else if in.gate.holder != "" {
@@ -342,4 +377,60 @@ func (e *Engine) prepareArbiter() {
 		}
 	}
 	e.opt.Arbiter.Prepare(units)
+}
+
+// probeAddrs are the IPv4 VIPs a duplicate probe can check (ARP).
+func (in *instance) probeAddrs() []netip.Addr {
+	var out []netip.Addr
+	for _, v := range in.vips {
+		if a := v.Prefix.Addr(); a.Is4() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// probe runs the duplicate probe off the engine goroutine and reports the
+// first VIP some host answers for.
+func (e *Engine) probe(inst, ifname string, vips []netip.Addr) {
+	res := probeResult{inst: inst}
+	for _, v := range vips {
+		ctx, cancel := context.WithTimeout(e.runCtx, ProbeTimeout+100*time.Millisecond)
+		holder, found, err := e.opt.ProbeVIP(ctx, ifname, v)
+		cancel()
+		if err != nil {
+			e.log.Warn("duplicate probe failed; claiming without it", "instance", inst, "vip", v, "err", err)
+			continue
+		}
+		if found {
+			res.vip, res.holder, res.found = v, holder, true
+			break
+		}
+	}
+	select {
+	case e.probes <- res:
+	case <-e.runCtx.Done():
+	}
+}
+
+// probeDone claims after a clean probe; a host answering for the VIP is an
+// alarm (a zombie holder: the old master frozen with its VIP up, or a
+// misconfigured host) and the instance stays BACKUP until a probe is clean.
+func (e *Engine) probeDone(now time.Time, r probeResult) {
+	in := e.byKey[r.inst]
+	if in == nil || !e.gated(in) {
+		return
+	}
+	g := &in.gate
+	g.probing = false
+	if r.found {
+		g.zombie = fmt.Sprintf("not claiming: %s answers for %s (zombie holder?)", r.holder, r.vip)
+		in.log.Error("ALARM: another host answers for our VIP; not claiming", "vip", r.vip, "holder", r.holder)
+		return
+	}
+	g.zombie = ""
+	if in.m.State() == StateBackup && in.m.DeniedReason() != "" && !g.claiming {
+		g.claiming = true
+		e.opt.Arbiter.Claim(g.unit, in.m.Priority())
+	}
 }

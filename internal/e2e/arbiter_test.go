@@ -391,3 +391,36 @@ func TestArbiterGatewayLostByEveryone(t *testing.T) {
 		t.Errorf("VIP unheld for %s while the gateway was down for everyone, want 0", r.NoHolder)
 	}
 }
+
+// TestArbiterZombieHolder: before claiming after an unclean loss, a backup
+// probes for the VIP (RFC 5227). A host still answering for it — here the
+// client, as a stand-in for a zombie ex-master — makes it alarm and not
+// claim; once the zombie is gone it claims.
+func TestArbiterZombieHolder(t *testing.T) {
+	w, _, vip := arbiterWorld(t)
+	if err := w.vipd["n1"].Proc.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	zombie := w.lab.Client
+	if out, err := zombie.Exec(context.Background(), "ip", "addr", "add", vip.String()+"/24", "dev", "eth0"); err != nil {
+		t.Fatalf("zombie VIP: %v %s", err, out)
+	}
+	// n1's lease expires after ~5 s; n2 would claim then, but the zombie
+	// answers its probes.
+	time.Sleep(9 * time.Second)
+	if hs := w.obs.Holders(vip); len(hs) != 0 {
+		t.Fatalf("a node claimed the VIP although another host answers for it: %v", hs)
+	}
+	st, err := w.vipd["n2"].Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := st.Instances[0].Arbiter; a == nil || !strings.Contains(a.Reason, "answers for "+vip.String()) {
+		t.Errorf("n2 arbiter status %+v; want the zombie alarm", a)
+	}
+	if out, err := zombie.Exec(context.Background(), "ip", "addr", "del", vip.String()+"/24", "dev", "eth0"); err != nil {
+		t.Fatalf("remove zombie VIP: %v %s", err, out)
+	}
+	w.waitHolder(t, vip, "n2", 15*time.Second)
+	w.assertNoSplitBrain(t, vip)
+}

@@ -275,3 +275,12 @@ func (s *side) clusterView() []control.ClusterMember {
 func (s *side) String() string {
 	return fmt.Sprintf("gateway=%v gossip=%v embedded_etcd=%v", s.gw != nil, s.gossip != nil, s.emb != nil)
 }
+
+// gatewayStatus is the probe's verdict for status and metrics.
+func (s *side) gatewayStatus() *control.GatewayStatus {
+	if s == nil || s.gw == nil {
+		return nil
+	}
+	ok, why := s.gateway()
+	return &control.GatewayStatus{Healthy: ok, Reason: why}
+}

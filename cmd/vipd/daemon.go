@@ -169,7 +169,8 @@ func (s statusSource) Status(ctx context.Context) (control.Status, error) {
 	}
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
-	return control.Status{Node: s.d.opt.node, ConfigFile: s.d.opt.file, Started: s.d.started, Reloaded: s.d.reloaded, Instances: insts}, nil
+	return control.Status{Node: s.d.opt.node, ConfigFile: s.d.opt.file, Started: s.d.started, Reloaded: s.d.reloaded,
+		Instances: insts, Cluster: s.d.side.clusterView(), Gateway: s.d.side.gatewayStatus()}, nil
 }
 
 // Status implements control.Backend.
@@ -183,7 +184,7 @@ func (d *daemon) Status() control.Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return control.Status{Node: d.opt.node, ConfigFile: d.opt.file, Started: d.started, Reloaded: d.reloaded,
-		Instances: insts, Cluster: d.side.clusterView()}
+		Instances: insts, Cluster: d.side.clusterView(), Gateway: d.side.gatewayStatus()}
 }
 
 // Handover implements control.Backend.

@@ -11,6 +11,14 @@ type Status struct {
 	Instances  []InstanceStatus `json:"instances"`
 	// Cluster is the gossip view of every member (empty without memberlist).
 	Cluster []ClusterMember `json:"cluster,omitempty"`
+	// Gateway is the gateway probe's verdict (nil without gateways).
+	Gateway *GatewayStatus `json:"gateway,omitempty"`
+}
+
+// GatewayStatus is the gateway probe's current verdict.
+type GatewayStatus struct {
+	Healthy bool   `json:"healthy"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // ClusterMember is one node as gossip sees it.

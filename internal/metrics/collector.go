@@ -77,6 +77,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.d.reloadTime, prometheus.GaugeValue, unixSeconds(loaded))
 	}
 
+	if g := st.Gateway; g != nil {
+		ch <- prometheus.MustNewConstMetric(c.d.gatewayUp, prometheus.GaugeValue, boolf(g.Healthy))
+	}
+	if len(st.Cluster) > 0 {
+		count := map[string]int{"alive": 0, "dead": 0, "left": 0}
+		for _, m := range st.Cluster {
+			count[m.State]++
+		}
+		for state, n := range count {
+			ch <- prometheus.MustNewConstMetric(c.d.members, prometheus.GaugeValue, float64(n), state)
+		}
+	}
+
 	now := c.now()
 	for i := range st.Instances {
 		c.collectInstance(ch, &st.Instances[i], now)

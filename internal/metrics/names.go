@@ -24,6 +24,8 @@ const (
 	NameArbiterGranted     = "vipd_arbiter_granted"
 	NameArbiterToken       = "vipd_arbiter_token"
 	NameArbiterLease       = "vipd_arbiter_lease_remaining_seconds"
+	NameGatewayUp          = "vipd_arbiter_gateway_up"
+	NameGossipMembers      = "vipd_cluster_members"
 	NameTrackerKnown       = "vipd_tracker_known"
 	NameTrackerOK          = "vipd_tracker_ok"
 )
@@ -60,7 +62,7 @@ func withInstance(extra ...string) []string {
 // the collector a checked one: the registry rejects a name clash at
 // registration rather than at scrape time.
 type descs struct {
-	nodeInfo, statusUp, reloadTime                              *prometheus.Desc
+	nodeInfo, statusUp, reloadTime, gatewayUp, members          *prometheus.Desc
 	instanceInfo, state, priority, basePriority, advertInterval *prometheus.Desc
 	sent, received, dropped, transitions, lastTransition        *prometheus.Desc
 	vipsHeld, fenceRemaining                                    *prometheus.Desc
@@ -78,6 +80,8 @@ func newDescs() descs {
 		nodeInfo:   d(NameNodeInfo, "The vipd node name this daemon runs as; always 1.", []string{"node"}),
 		statusUp:   d(NameStatusUp, "Whether the status snapshot was read at this scrape (1) or failed (0); per-instance series are absent on failure.", nil),
 		reloadTime: d(NameConfigReloadTime, "Unix time of the last successful configuration load (start or reload).", nil),
+		gatewayUp:  d(NameGatewayUp, "1 while the configured gateways answer the probe (rise/fall applied); absent without gateways.", nil),
+		members:    d(NameGossipMembers, "Gossip members by memberlist state (alive, dead, left); absent without memberlist.", []string{LabelState}),
 
 		instanceInfo:   d(NameInstanceInfo, "Static facts of a VRRP instance; always 1.", withInstance("version", "sync_group")),
 		state:          d(NameInstanceState, "Current VRRP state: 1 for the state the instance is in, 0 for the others.", withInstance(LabelState)),

@@ -556,7 +556,11 @@ func (e *Engine) apply(now time.Time, in *instance, acts []Action) {
 func (e *Engine) transitioned(now time.Time, in *instance, t Transition) {
 	in.last = control.Transition{From: t.From.String(), To: t.To.String(), Reason: t.Reason, At: t.At}
 	in.stats.Transitions++
-	in.log.Info("transition", "from", t.From.String(), "to", t.To.String(), "reason", t.Reason, "priority", in.m.Priority())
+	attrs := []any{"from", t.From.String(), "to", t.To.String(), "reason", t.Reason, "priority", in.m.Priority()}
+	if e.gated(in) && t.To == StateMaster {
+		attrs = append(attrs, "token", in.gate.token)
+	}
+	in.log.Info("transition", attrs...)
 	if t.To != StateInit {
 		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: t.To.String(),
 			Priority: int(in.m.Priority()), Env: e.notifyEnv(in)})

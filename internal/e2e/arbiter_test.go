@@ -424,3 +424,39 @@ func TestArbiterZombieHolder(t *testing.T) {
 	w.waitHolder(t, vip, "n2", 15*time.Second)
 	w.assertNoSplitBrain(t, vip)
 }
+
+// TestArbiterEmbeddedEtcd: three vipd hosts form their own etcd cluster
+// (embedded_etcd, etcd 3.6 inside vipd) without any etcd installed; a
+// planned handover and a master cut from its peers (its member then in the
+// minority) keep a single holder.
+func TestArbiterEmbeddedEtcd(t *testing.T) {
+	w := newWorld(t, 3)
+	vip := w.watch(t, 200)[0]
+	var initial []string
+	for _, n := range w.lab.Nodes {
+		initial = append(initial, fmt.Sprintf("%s=http://%s:2380", n.Name, n.Addr4))
+	}
+	for i, p := range []int{150, 120, 100} {
+		n := w.lab.Nodes[i]
+		conf := fmt.Sprintf(`
+arbiter {
+    embedded_etcd {
+        name %s
+        data_dir %s
+        peer_url http://%s:2380
+        client_url http://%s:2379
+        initial_cluster %s
+    }
+}
+`, n.Name, filepath.Join(w.dir, "etcd-"+n.Name), n.Addr4, n.Addr4, strings.Join(initial, " ")) + instanceConf("VI_1", 51, p, vip, "")
+		w.start(t, i, conf)
+	}
+	w.waitHolder(t, vip, "n1", 30*time.Second)
+	at := time.Now()
+	cutFromPeers(t, w, w.lab.Nodes[0])
+	w.waitHolder(t, vip, "n2", 30*time.Second)
+	w.holdsOnly(t, vip, "n2", 300*time.Millisecond)
+	t.Logf("embedded etcd, master cut from its peers (its member in the minority): VIP unheld %s", w.obs.Snapshot().VIP(vip).Gap(at))
+	w.lab.HealAll()
+	w.assertNoSplitBrain(t, vip)
+}

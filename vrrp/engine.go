@@ -556,6 +556,7 @@ func (e *Engine) apply(now time.Time, in *instance, acts []Action) {
 func (e *Engine) transitioned(now time.Time, in *instance, t Transition) {
 	in.last = control.Transition{From: t.From.String(), To: t.To.String(), Reason: t.Reason, At: t.At}
 	in.stats.Transitions++
+	in.countTransition(t.From.String(), t.To.String())
 	attrs := []any{"from", t.From.String(), "to", t.To.String(), "reason", t.Reason, "priority", in.m.Priority()}
 	if e.gated(in) && t.To == StateMaster {
 		attrs = append(attrs, "token", in.gate.token)

@@ -278,3 +278,14 @@ func (in *instance) notifyScripts() notify.Scripts {
 		User:    in.global.ScriptUser,
 	}
 }
+
+// countTransition adds one From → To to the status's per-pair counts.
+func (in *instance) countTransition(from, to string) {
+	for i := range in.stats.ByTransition {
+		if c := &in.stats.ByTransition[i]; c.From == from && c.To == to {
+			c.Count++
+			return
+		}
+	}
+	in.stats.ByTransition = append(in.stats.ByTransition, control.TransitionCount{From: from, To: to, Count: 1})
+}

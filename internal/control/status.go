@@ -89,10 +89,20 @@ type Transition struct {
 	At     time.Time `json:"at,omitzero"`
 }
 
+// TransitionCount is how often an instance went From → To.
+type TransitionCount struct {
+	From  string `json:"from"`
+	To    string `json:"to"`
+	Count uint64 `json:"count"`
+}
+
 // InstanceStats counts protocol events since the instance started.
 type InstanceStats struct {
-	AdvertsSent     uint64            `json:"adverts_sent"`
-	AdvertsReceived uint64            `json:"adverts_received"`
-	Transitions     uint64            `json:"transitions"`
-	Dropped         map[string]uint64 `json:"dropped,omitempty"`
+	AdvertsSent     uint64 `json:"adverts_sent"`
+	AdvertsReceived uint64 `json:"adverts_received"`
+	Transitions     uint64 `json:"transitions"`
+	// ByTransition counts transitions per from→to pair (reasons are free
+	// text and stay in the logs and last_transition).
+	ByTransition []TransitionCount `json:"by_transition,omitempty"`
+	Dropped      map[string]uint64 `json:"dropped,omitempty"`
 }

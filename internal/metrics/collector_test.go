@@ -50,6 +50,8 @@ func fixture() control.Status {
 		Node:     "node-a",
 		Started:  now.Add(-time.Hour),
 		Reloaded: now.Add(-10 * time.Minute),
+		Gateway:  &control.GatewayStatus{Healthy: true},
+		Cluster:  []control.ClusterMember{{Node: "node-a", State: "alive"}, {Node: "node-b", State: "alive"}, {Node: "node-c", State: "dead"}},
 		Instances: []control.InstanceStatus{
 			{
 				Name: "VI_1", Interface: "eth0", VRID: 51, Version: 3, State: "MASTER",
@@ -64,7 +66,8 @@ func fixture() control.Status {
 				Arbiter:    &control.ArbiterStatus{Unit: "group:G1", Granted: true, Token: 42, ValidUntil: now.Add(8 * time.Second)},
 				Stats: control.InstanceStats{
 					AdvertsSent: 1234, AdvertsReceived: 17, Transitions: 3,
-					Dropped: map[string]uint64{"auth": 3, "ttl": 1},
+					ByTransition: []control.TransitionCount{{From: "INIT", To: "BACKUP", Count: 1}, {From: "BACKUP", To: "MASTER", Count: 2}},
+					Dropped:      map[string]uint64{"auth": 3, "ttl": 1},
 				},
 			},
 			{

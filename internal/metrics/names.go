@@ -18,6 +18,7 @@ const (
 	NameAdvertsReceived    = "vipd_vrrp_adverts_received_total"
 	NameAdvertsDropped     = "vipd_vrrp_adverts_dropped_total"
 	NameTransitions        = "vipd_vrrp_transitions_total"
+	NameTransitionsByPair  = "vipd_vrrp_state_transitions_total"
 	NameLastTransitionTime = "vipd_vrrp_last_transition_timestamp_seconds"
 	NameVIPsHeld           = "vipd_vrrp_vips_held"
 	NameFenceRemaining     = "vipd_vrrp_fence_remaining_seconds"
@@ -65,6 +66,7 @@ type descs struct {
 	nodeInfo, statusUp, reloadTime, gatewayUp, members          *prometheus.Desc
 	instanceInfo, state, priority, basePriority, advertInterval *prometheus.Desc
 	sent, received, dropped, transitions, lastTransition        *prometheus.Desc
+	transitionsByPair                                           *prometheus.Desc
 	vipsHeld, fenceRemaining                                    *prometheus.Desc
 	granted, token, lease                                       *prometheus.Desc
 	trackerKnown, trackerOK                                     *prometheus.Desc
@@ -92,6 +94,8 @@ func newDescs() descs {
 		received:       d(NameAdvertsReceived, "Valid VRRP advertisements received since the instance started.", instanceLabels),
 		dropped:        d(NameAdvertsDropped, "Received VRRP advertisements dropped, by reason, since the instance started.", withInstance(LabelReason)),
 		transitions:    d(NameTransitions, "VRRP state transitions since the instance started.", instanceLabels),
+		transitionsByPair: d(NameTransitionsByPair, "VRRP state transitions since the instance started, by from and to state (the reason is in the logs).",
+			withInstance("from", "to")),
 		lastTransition: d(NameLastTransitionTime, "Unix time of the last VRRP state transition; absent before the first.", instanceLabels),
 		vipsHeld:       d(NameVIPsHeld, "1 when the instance is MASTER and its VIPs' kernel lifetime (fence) has not expired.", instanceLabels),
 		fenceRemaining: d(NameFenceRemaining, "Time until the kernel drops the VIPs unless refreshed; 0 when not holding them.", instanceLabels),
@@ -107,9 +111,9 @@ func newDescs() descs {
 
 func (d descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{
-		d.nodeInfo, d.statusUp, d.reloadTime,
+		d.nodeInfo, d.statusUp, d.reloadTime, d.gatewayUp, d.members,
 		d.instanceInfo, d.state, d.priority, d.basePriority, d.advertInterval,
-		d.sent, d.received, d.dropped, d.transitions, d.lastTransition,
+		d.sent, d.received, d.dropped, d.transitions, d.lastTransition, d.transitionsByPair,
 		d.vipsHeld, d.fenceRemaining,
 		d.granted, d.token, d.lease,
 		d.trackerKnown, d.trackerOK,

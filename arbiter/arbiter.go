@@ -89,9 +89,10 @@ type unit struct {
 }
 
 type op struct {
-	claim bool
-	gen   uint64
-	token int64 // release: the key's token
+	claim  bool
+	gen    uint64
+	token  int64  // release: the key's token
+	target string // release: the node an operator handover is meant for
 }
 
 // New returns an arbiter using cli. clock nil means SystemClock, log nil
@@ -184,7 +185,11 @@ func (a *Arbiter) Claim(key string, prio uint8) {
 // Release gives the unit up. Call it after the unit's VIPs are removed:
 // the key is deleted (with a clean-release marker) and a peer may take the
 // VIPs at once. Grant reports false from the call on.
-func (a *Arbiter) Release(key string) {
+func (a *Arbiter) Release(key string) { a.ReleaseTo(key, "") }
+
+// ReleaseTo is Release for an operator handover meant for node target:
+// the others see the target in Freed and give it a head start.
+func (a *Arbiter) ReleaseTo(key, target string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	u := a.unitLocked(key)
@@ -195,7 +200,7 @@ func (a *Arbiter) Release(key string) {
 	}
 	tok := u.token
 	u.token = 0
-	a.enqueue(u, op{token: tok})
+	a.enqueue(u, op{token: tok, target: target})
 }
 
 // Grant reports whether the unit holds a valid grant at now, and the VIP
@@ -330,7 +335,7 @@ func (a *Arbiter) work(ctx context.Context, u *unit) {
 		a.mu.Unlock()
 		if o.claim {
 			a.doClaim(ctx, u, o)
-		} else if err := a.st.release(ctx, u.name, o.token); err != nil {
+		} else if err := a.st.release(ctx, u.name, o.token, o.target); err != nil {
 			a.log.Warn("release failed; the key expires with its lease", "unit", u.name, "token", o.token, "err", err)
 		} else {
 			a.log.Info("released", "unit", u.name, "token", o.token)
@@ -386,7 +391,7 @@ func (a *Arbiter) doClaim(ctx context.Context, u *unit, o op) {
 		// that died. Its VIPs are gone (removed at start, or fenced by the
 		// old deadline), so deleting it cleanly is safe.
 		a.log.Info("removing stale key of ours", "unit", u.name, "token", out.token, "lease", fmt.Sprintf("%x", out.holder.Lease), "incarnation", out.holder.Incarnation)
-		if err = a.st.release(ctx, u.name, out.token); err == nil {
+		if err = a.st.release(ctx, u.name, out.token, ""); err == nil {
 			out, err = a.st.claim(ctx, u.name, lease, owner)
 		}
 	}
@@ -481,7 +486,7 @@ func (a *Arbiter) shutdown(ctx context.Context) {
 		tok := u.token
 		u.held, u.token = false, 0
 		a.mu.Unlock()
-		if err := a.st.release(rctx, u.name, tok); err != nil {
+		if err := a.st.release(rctx, u.name, tok, ""); err != nil {
 			a.log.Warn("release at exit failed; the key expires with the lease", "unit", u.name, "err", err)
 		}
 	}

@@ -391,7 +391,7 @@ func TestIndeterminateRelease(t *testing.T) {
 	// The release transaction is applied but reports an error: the
 	// re-read sees the key gone and the release counts as done.
 	fc.fails.Store(1)
-	if err := a.st.release(context.Background(), key, ev.Grant.Token); err != nil {
+	if err := a.st.release(context.Background(), key, ev.Grant.Token, ""); err != nil {
 		t.Errorf("release: %v", err)
 	}
 	if _, _, ok := readOwner(t, cli, testPrefix(t), key); ok {

@@ -200,14 +200,30 @@ func (s *store) read(ctx context.Context, key string) (*mvccpb.KeyValue, error) 
 // knows the holder removed its VIPs first and needs no grace. Errors are
 // indeterminate too: the key is re-read, and gone or someone else's means
 // done.
-func (s *store) release(ctx context.Context, name string, token int64) error {
+// releaseMark is the value of the released marker: the token, and the node
+// an operator handover is meant for ("4711 n2"), if any.
+func releaseMark(token int64, target string) string {
+	if target == "" {
+		return strconv.FormatInt(token, 10)
+	}
+	return strconv.FormatInt(token, 10) + " " + target
+}
+
+// parseReleaseMark reads a released marker.
+func parseReleaseMark(v []byte) (token int64, target string) {
+	tok, target, _ := strings.Cut(string(v), " ")
+	token, _ = strconv.ParseInt(tok, 10, 64)
+	return token, target
+}
+
+func (s *store) release(ctx context.Context, name string, token int64, target string) error {
 	key := ownerKey(s.prefix, name)
 	var lastErr error
 	for range claimAttempts {
 		rctx, cancel := s.rpcCtx(ctx)
 		_, err := s.cli.Txn(rctx).
 			If(clientv3.Compare(clientv3.CreateRevision(key), "=", token)).
-			Then(clientv3.OpDelete(key), clientv3.OpPut(releasedKey(s.prefix, name), strconv.FormatInt(token, 10))).
+			Then(clientv3.OpDelete(key), clientv3.OpPut(releasedKey(s.prefix, name), releaseMark(token, target))).
 			Commit()
 		cancel()
 		if err == nil {

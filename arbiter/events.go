@@ -54,6 +54,9 @@ type Event struct {
 	// Clean marks a Freed after a clean release: the holder removed its
 	// VIPs before deleting the key, so no duplicate probe is needed.
 	Clean bool
+	// Target is the node a clean release was handed over to (vipctl
+	// handover --to), empty for anyone.
+	Target string
 }
 
 // Grant is a valid claim: the unit's key is ours under a lease this node

@@ -3,7 +3,6 @@ package arbiter
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -56,6 +55,7 @@ func (a *Arbiter) resync(kvs []*mvccpb.KeyValue, rev int64, first bool) {
 	defer a.mu.Unlock()
 	owners := map[string]*mvccpb.KeyValue{}
 	released := map[string]int64{}
+	targets := map[string]string{}
 	for _, kv := range kvs {
 		name, owner, ok := parseKey(a.cfg.Prefix, string(kv.Key))
 		switch {
@@ -63,7 +63,7 @@ func (a *Arbiter) resync(kvs []*mvccpb.KeyValue, rev int64, first bool) {
 		case owner:
 			owners[name] = kv
 		default:
-			released[name], _ = strconv.ParseInt(string(kv.Value), 10, 64)
+			released[name], targets[name] = parseReleaseMark(kv.Value)
 		}
 	}
 	if first {
@@ -98,7 +98,7 @@ func (a *Arbiter) resync(kvs []*mvccpb.KeyValue, rev int64, first bool) {
 			continue
 		}
 		if u.interested && !first {
-			a.freeLocked(u, "", u.known, released[name] == u.known && u.known != 0)
+			a.freeLocked(u, "", u.known, released[name] == u.known && u.known != 0, targets[name])
 		}
 	}
 }
@@ -107,9 +107,10 @@ func (a *Arbiter) applyWatch(evs []*clientv3.Event) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	released := map[string]int64{}
+	targets := map[string]string{}
 	for _, ev := range evs {
 		if name, owner, ok := parseKey(a.cfg.Prefix, string(ev.Kv.Key)); ok && !owner && ev.Type == mvccpb.PUT {
-			released[name], _ = strconv.ParseInt(string(ev.Kv.Value), 10, 64)
+			released[name], targets[name] = parseReleaseMark(ev.Kv.Value)
 		}
 	}
 	for _, ev := range evs {
@@ -141,7 +142,7 @@ func (a *Arbiter) applyWatch(evs []*clientv3.Event) {
 		// Our own deletions (releases, a previous incarnation's key) free
 		// nothing the engine is waiting for.
 		if u.interested && prev.Node != a.cfg.Node {
-			a.freeLocked(u, prev.Node, tok, tok != 0 && released[name] == tok)
+			a.freeLocked(u, prev.Node, tok, tok != 0 && released[name] == tok, targets[name])
 		}
 	}
 }
@@ -150,13 +151,13 @@ func (a *Arbiter) applyWatch(evs []*clientv3.Event) {
 // (the holder removed its VIPs before deleting), else after the grace,
 // because a key revoked by someone else may belong to a holder whose VIPs
 // are still up until it notices.
-func (a *Arbiter) freeLocked(u *unit, holder string, tok int64, clean bool) {
+func (a *Arbiter) freeLocked(u *unit, holder string, tok int64, clean bool, target string) {
 	who := holder
 	if who == "" {
 		who = "the previous holder"
 	}
 	if clean || a.cfg.Grace <= 0 {
-		a.q.push(Event{Key: u.name, Kind: Freed, Holder: holder, Clean: clean, Reason: fmt.Sprintf("released by %s (token %d)", who, tok)})
+		a.q.push(Event{Key: u.name, Kind: Freed, Holder: holder, Clean: clean, Target: target, Reason: fmt.Sprintf("released by %s (token %d)", who, tok)})
 		return
 	}
 	now := a.clock.Now()

@@ -1,11 +1,13 @@
 package vrrp
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vipd/vipd/internal/control"
@@ -18,7 +20,8 @@ type Arbiter interface {
 	// Claim asks for the unit's ownership key; Granted or Denied follows.
 	Claim(unit string, prio uint8)
 	// Release gives the unit up; call it only once its VIPs are removed.
-	Release(unit string)
+	// to names the node an operator handover is meant for ("" for anyone).
+	Release(unit, to string)
 	// Grant reports whether the unit holds a valid grant now, and the
 	// VIP lifetime that grant allows (never 0 when ok).
 	Grant(unit string, now time.Time) (Grant, bool)
@@ -56,8 +59,13 @@ type ArbiterEvent struct {
 	Grant  Grant
 	Holder string
 	Reason string
-	Clean  bool // Freed after a clean release: no duplicate probe needed
+	Clean  bool   // Freed after a clean release: no duplicate probe needed
+	Target string // Freed by a handover meant for this node ("" for anyone)
 }
+
+// handoverHeadStart is how long other backups wait before claiming a key
+// an operator handed over to a named node, so that node wins.
+const handoverHeadStart = time.Second
 
 // VIPProber looks for another host answering for a VIP (RFC 5227
 // duplicate-address probe): holder describes it (its MAC) when found.
@@ -81,16 +89,18 @@ const claimSpread = 20 * time.Millisecond
 
 // gateState is an instance's view of its arbiter unit.
 type gateState struct {
-	unit     string    // ownership key name: the instance, or "group:<name>"
-	claiming bool      // a Claim is outstanding
-	claimAt  time.Time // retry the takeover then (after Freed); zero: none
-	token    int64     // last granted token (status, notify)
-	holder   string    // last denial's holder
-	reason   string    // last denial or revocation
-	release  bool      // release the unit once no member holds VIPs
-	probing  bool      // a duplicate probe runs before the claim
-	clean    bool      // the key was freed by a clean release: skip the probe
-	zombie   string    // a host answered for our VIP: the alarm, until a probe is clean
+	unit                            string    // ownership key name: the instance, or "group:<name>"
+	claiming                        bool      // a Claim is outstanding
+	claimAt                         time.Time // retry the takeover then (after Freed); zero: none
+	token                           int64     // last granted token (status, notify)
+	holder                          string    // last denial's holder
+	reason                          string    // last denial or revocation
+	release                         bool      // release the unit once no member holds VIPs
+	to                              string    // vipctl handover --to: the release is meant for this node
+	denials, revocations, conflicts uint64    // counted for status and metrics
+	probing                         bool      // a duplicate probe runs before the claim
+	clean                           bool      // the key was freed by a clean release: skip the probe
+	zombie                          string    // a host answered for our VIP: the alarm, until a probe is clean
 }
 
 // unitOf is the arbiter unit of an instance: its sync group moves as one.
@@ -163,7 +173,7 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 	}
 	if len(members) == 0 {
 		if ev.Kind == ArbiterGranted {
-			e.opt.Arbiter.Release(ev.Unit) // nobody wants it any more (removed by reload)
+			e.opt.Arbiter.Release(ev.Unit, "") // nobody wants it any more (removed by reload)
 		}
 		return
 	}
@@ -181,11 +191,12 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 		if !e.unitHolds(members) {
 			// A better master appeared while we waited: give it back.
 			lead.log.Info("grant no longer wanted, releasing", "unit", ev.Unit)
-			e.opt.Arbiter.Release(ev.Unit)
+			e.opt.Arbiter.Release(ev.Unit, "")
 		}
 	case ArbiterDenied:
 		for _, in := range members {
 			in.gate.claiming, in.gate.holder, in.gate.reason = false, ev.Holder, ev.Reason
+			in.gate.denials++
 		}
 		lead.log.Info("arbiter denied", "unit", ev.Unit, "holder", ev.Holder, "reason", ev.Reason)
 		// VRRP says we should be master but another node holds the key. If
@@ -207,12 +218,23 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 		for _, in := range members {
 			if in.m.State() == StateBackup {
 				in.gate.clean = ev.Clean
-				in.gate.claimAt = now.Add(claimSpread * time.Duration(255-int(in.m.Priority())) / 255)
+				wait := claimSpread * time.Duration(255-int(in.m.Priority())) / 255
+				switch {
+				case ev.Target == e.opt.Node:
+					wait = 0
+				case ev.Target != "":
+					wait = handoverHeadStart // the operator chose another node
+				}
+				in.gate.claimAt = now.Add(wait)
 			}
 		}
 	case ArbiterRevoked:
 		for _, in := range members {
 			in.gate.reason = "revoked: " + ev.Reason
+			in.gate.revocations++
+			if strings.HasPrefix(ev.Reason, "conflict") {
+				in.gate.conflicts++
+			}
 		}
 		if e.unitHolds(members) {
 			lead.log.Warn("arbiter revoked the grant, stepping down", "unit", ev.Unit, "reason", ev.Reason)
@@ -220,7 +242,7 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 				e.stepDown(now, in, "arbiter revoked the grant: "+ev.Reason)
 			}
 		}
-		e.opt.Arbiter.Release(ev.Unit)
+		e.opt.Arbiter.Release(ev.Unit, "")
 	case ArbiterRenewed:
 		for _, in := range members {
 			if in.holding {
@@ -268,7 +290,7 @@ func (e *Engine) stepDown(now time.Time, in *instance, reason string) {
 // operator's request: VIPs removed, priority 0, key released so a backup
 // claims at once; this node then holds off preempting until it is master
 // again, so the move sticks.
-func (e *Engine) Handover(ctx context.Context, name string) error {
+func (e *Engine) Handover(ctx context.Context, name, to string) error {
 	var err error
 	derr := e.do(ctx, func(now time.Time) {
 		in := e.byKey[name]
@@ -284,8 +306,17 @@ func (e *Engine) Handover(ctx context.Context, name string) error {
 		if in.group != nil {
 			members = in.group.members
 		}
+		if to == e.opt.Node {
+			err = fmt.Errorf("instance %s is already MASTER on %s", name, to)
+			return
+		}
+		if to != "" && !e.gated(in) {
+			err = fmt.Errorf("handover --to needs the arbiter (instance %s is plain VRRP)", name)
+			return
+		}
 		for _, m := range members {
 			m.m.HoldPreempt()
+			m.gate.to = to
 		}
 		for _, m := range members {
 			if m.m.State() == StateMaster {
@@ -314,17 +345,18 @@ func (e *Engine) flushReleases() {
 		}
 	}
 	for unit, members := range units {
-		pending := false
+		pending, to := false, ""
 		for _, in := range members {
 			pending = pending || in.gate.release
+			to = cmp.Or(to, in.gate.to)
 		}
 		if !pending || e.unitHolds(members) {
 			continue
 		}
 		for _, in := range members {
-			in.gate.release = false
+			in.gate.release, in.gate.to = false, ""
 		}
-		e.opt.Arbiter.Release(unit)
+		e.opt.Arbiter.Release(unit, to)
 	}
 }
 
@@ -333,7 +365,8 @@ func (e *Engine) gateStatus(in *instance, now time.Time) *control.ArbiterStatus 
 	if !e.gated(in) {
 		return nil
 	}
-	st := &control.ArbiterStatus{Unit: in.gate.unit, Holder: in.gate.holder, Reason: in.gate.reason}
+	st := &control.ArbiterStatus{Unit: in.gate.unit, Holder: in.gate.holder, Reason: in.gate.reason,
+		Denials: in.gate.denials, Revocations: in.gate.revocations, Conflicts: in.gate.conflicts}
 	if in.gate.zombie != "" {
 		st.Reason = in.gate.zombie
 	}

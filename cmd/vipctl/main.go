@@ -81,20 +81,23 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 
+	var to string
 	handover := &cobra.Command{
-		Use:   "handover INSTANCE",
+		Use:   "handover INSTANCE [--to NODE]",
 		Short: "Hand a MASTER instance here over to a backup (planned move; this node then does not preempt it back)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
 			defer cancel()
-			if err := control.NewClient(socket).Handover(ctx, args[0]); err != nil {
+			if err := control.NewClient(socket).Handover(ctx, args[0], to); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s handed over\n", args[0])
 			return nil
 		},
 	}
+
+	handover.Flags().StringVar(&to, "to", "", "the node that should take over (needs the arbiter); default: the highest-priority backup")
 
 	var file string
 	check := &cobra.Command{

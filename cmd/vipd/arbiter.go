@@ -25,7 +25,7 @@ type gate struct {
 var _ vrrp.Arbiter = (*gate)(nil)
 
 func (g *gate) Claim(unit string, prio uint8) { g.a.Claim(unit, prio) }
-func (g *gate) Release(unit string)           { g.a.Release(unit) }
+func (g *gate) Release(unit, to string)       { g.a.ReleaseTo(unit, to) }
 func (g *gate) Prepare(units []string) {
 	g.a.ClearStale()
 	for _, u := range units {
@@ -54,7 +54,7 @@ func (g *gate) pump(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case ev := <-g.a.Events():
-			out := vrrp.ArbiterEvent{Unit: ev.Key, Kind: kinds[ev.Kind], Holder: ev.Holder, Reason: ev.Reason, Clean: ev.Clean,
+			out := vrrp.ArbiterEvent{Unit: ev.Key, Kind: kinds[ev.Kind], Holder: ev.Holder, Reason: ev.Reason, Clean: ev.Clean, Target: ev.Target,
 				Grant: vrrp.Grant{Token: ev.Grant.Token, ValidUntil: ev.Grant.ValidUntil, Lifetime: ev.Grant.Lifetime}}
 			select {
 			case g.out <- out:

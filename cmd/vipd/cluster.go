@@ -189,7 +189,7 @@ func (s *side) handOverIfBetter(ctx context.Context, d *daemon) {
 			continue
 		}
 		s.log.Warn("gateway lost; handing over to a peer with a healthy gateway", "instance", in.Name)
-		if err := d.engine.Handover(sctx, in.Name); err != nil {
+		if err := d.engine.Handover(sctx, in.Name, ""); err != nil {
 			s.log.Warn("gateway handover", "instance", in.Name, "err", err)
 			continue
 		}

@@ -188,10 +188,10 @@ func (d *daemon) Status() control.Status {
 }
 
 // Handover implements control.Backend.
-func (d *daemon) Handover(instance string) error {
+func (d *daemon) Handover(instance, to string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return d.engine.Handover(ctx, instance)
+	return d.engine.Handover(ctx, instance, to)
 }
 
 // Reload implements control.Backend: a config that does not load is

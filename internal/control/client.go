@@ -41,8 +41,12 @@ func (c *Client) Reload(ctx context.Context) error {
 
 // Handover asks the daemon to hand the instance (a MASTER here) over to a
 // backup.
-func (c *Client) Handover(ctx context.Context, instance string) error {
-	return c.do(ctx, http.MethodPost, "/v1/handover/"+url.PathEscape(instance), nil)
+func (c *Client) Handover(ctx context.Context, instance, to string) error {
+	path := "/v1/handover/" + url.PathEscape(instance)
+	if to != "" {
+		path += "?to=" + url.QueryEscape(to)
+	}
+	return c.do(ctx, http.MethodPost, path, nil)
 }
 
 func (c *Client) do(ctx context.Context, method, path string, out any) error {

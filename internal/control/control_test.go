@@ -12,15 +12,17 @@ import (
 )
 
 type fakeBackend struct {
-	st        Status
-	reloadErr error
-	reloads   int
-	handovers int
+	st         Status
+	reloadErr  error
+	reloads    int
+	handovers  int
+	handoverTo string
 }
 
 func (f *fakeBackend) Status() Status { return f.st }
 func (f *fakeBackend) Reload() error  { f.reloads++; return f.reloadErr }
-func (f *fakeBackend) Handover(name string) error {
+func (f *fakeBackend) Handover(name, to string) error {
+	f.handoverTo = to
 	if name != "VI_1" {
 		return errors.New("no instance " + name)
 	}
@@ -66,10 +68,10 @@ func TestStatusAndReloadOverSocket(t *testing.T) {
 	if err == nil || err.Error() != "vipd: x.conf:3: priority 300 out of range 1..255" {
 		t.Errorf("reload of broken config: got %v", err)
 	}
-	if err := c.Handover(context.Background(), "VI_1"); err != nil || be.handovers != 1 {
-		t.Errorf("handover VI_1: err %v, handovers %d", err, be.handovers)
+	if err := c.Handover(context.Background(), "VI_1", "n 3"); err != nil || be.handovers != 1 || be.handoverTo != "n 3" {
+		t.Errorf("handover VI_1 --to 'n 3': err %v, handovers %d, to %q", err, be.handovers, be.handoverTo)
 	}
-	if err := c.Handover(context.Background(), "VI/9"); err == nil || err.Error() != "vipd: no instance VI/9" {
+	if err := c.Handover(context.Background(), "VI/9", ""); err == nil || err.Error() != "vipd: no instance VI/9" {
 		t.Errorf("handover of an unknown instance: got %v", err)
 	}
 	if be.reloads != 2 {

@@ -22,7 +22,7 @@ type Backend interface {
 	Reload() error
 	// Handover steps the named instance (and its sync group) down so a
 	// backup takes over; it fails unless the instance is MASTER here.
-	Handover(instance string) error
+	Handover(instance, to string) error
 }
 
 // Server serves the control API on a unix socket readable by root only.
@@ -66,7 +66,7 @@ func (s *Server) Run(ctx context.Context) error {
 		writeJSON(w, http.StatusOK, struct{}{})
 	})
 	mux.HandleFunc("POST /v1/handover/{instance}", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.backend.Handover(r.PathValue("instance")); err != nil {
+		if err := s.backend.Handover(r.PathValue("instance"), r.URL.Query().Get("to")); err != nil {
 			writeJSON(w, http.StatusConflict, errorBody{Error: err.Error()})
 			return
 		}

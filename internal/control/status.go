@@ -67,6 +67,11 @@ type ArbiterStatus struct {
 	ValidUntil time.Time `json:"valid_until,omitzero"`
 	Holder     string    `json:"holder,omitempty"` // who holds it when we were denied
 	Reason     string    `json:"reason,omitempty"` // last denial or revocation
+	// Counts since start: claims denied, grants revoked, and revocations
+	// caused by a gossip conflict (a newer token elsewhere).
+	Denials     uint64 `json:"denials"`
+	Revocations uint64 `json:"revocations"`
+	Conflicts   uint64 `json:"conflicts"`
 }
 
 // TrackerStatus is the last result of one tracked script, interface or file.

@@ -460,3 +460,29 @@ arbiter {
 	w.lab.HealAll()
 	w.assertNoSplitBrain(t, vip)
 }
+
+// TestArbiterHandoverTo: `vipctl handover VI_1 --to n3` gives n3 the key
+// although n2 has the higher priority among the backups (n2 waits a head
+// start). Preemption afterwards is VRRP's business: n2 (120, preempt) takes
+// it from n3 (100) through the arbiter, never with two holders.
+func TestArbiterHandoverTo(t *testing.T) {
+	w, _, vip := arbiterWorld(t)
+	at := time.Now()
+	out, err := exec.Command(Binary(t, "vipctl"), "--control-socket", w.vipd["n1"].Socket, "handover", "VI_1", "--to", "n3").CombinedOutput()
+	if err != nil {
+		t.Fatalf("vipctl handover --to n3: %v: %s", err, out)
+	}
+	// The first new holder must be n3.
+	var first []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if hs := w.obs.Holders(vip); len(hs) > 0 && !slices.Contains(hs, "n1") {
+			first = hs
+			break
+		}
+	}
+	if !slices.Equal(first, []string{"n3"}) {
+		t.Errorf("first holder after handover --to n3 = %v, want [n3]", first)
+	}
+	t.Logf("vipctl handover --to n3: VIP unheld %s", w.obs.Snapshot().VIP(vip).Gap(at))
+	w.assertNoSplitBrain(t, vip)
+}

@@ -145,6 +145,9 @@ func (c *Collector) collectInstance(ch chan<- prometheus.Metric, in *control.Ins
 		}
 		gauge(c.d.token, token, unit)
 		gauge(c.d.lease, lease, unit)
+		counter(c.d.denials, a.Denials, unit)
+		counter(c.d.revocations, a.Revocations, unit)
+		counter(c.d.conflicts, a.Conflicts, unit)
 	}
 
 	for _, t := range in.Trackers {

@@ -26,6 +26,9 @@ const (
 	NameArbiterToken       = "vipd_arbiter_token"
 	NameArbiterLease       = "vipd_arbiter_lease_remaining_seconds"
 	NameGatewayUp          = "vipd_arbiter_gateway_up"
+	NameArbiterDenials     = "vipd_arbiter_denials_total"
+	NameArbiterRevocations = "vipd_arbiter_revocations_total"
+	NameArbiterConflicts   = "vipd_arbiter_conflicts_total"
 	NameGossipMembers      = "vipd_cluster_members"
 	NameTrackerKnown       = "vipd_tracker_known"
 	NameTrackerOK          = "vipd_tracker_ok"
@@ -69,6 +72,7 @@ type descs struct {
 	transitionsByPair                                           *prometheus.Desc
 	vipsHeld, fenceRemaining                                    *prometheus.Desc
 	granted, token, lease                                       *prometheus.Desc
+	denials, revocations, conflicts                             *prometheus.Desc
 	trackerKnown, trackerOK                                     *prometheus.Desc
 }
 
@@ -100,9 +104,12 @@ func newDescs() descs {
 		vipsHeld:       d(NameVIPsHeld, "1 when the instance is MASTER and its VIPs' kernel lifetime (fence) has not expired.", instanceLabels),
 		fenceRemaining: d(NameFenceRemaining, "Time until the kernel drops the VIPs unless refreshed; 0 when not holding them.", instanceLabels),
 
-		granted: d(NameArbiterGranted, "Whether the arbiter grants this instance's unit mastership (1) or not (0); absent when not gated.", arbiter),
-		token:   d(NameArbiterToken, "Fencing token of the current grant; 0 when not granted.", arbiter),
-		lease:   d(NameArbiterLease, "Time until the arbiter grant expires unless renewed; 0 when not granted or expired.", arbiter),
+		granted:     d(NameArbiterGranted, "Whether the arbiter grants this instance's unit mastership (1) or not (0); absent when not gated.", arbiter),
+		token:       d(NameArbiterToken, "Fencing token of the current grant; 0 when not granted.", arbiter),
+		lease:       d(NameArbiterLease, "Time until the arbiter grant expires unless renewed; 0 when not granted or expired.", arbiter),
+		denials:     d(NameArbiterDenials, "Claims the arbiter denied (another node held the key) since start.", arbiter),
+		revocations: d(NameArbiterRevocations, "Grants revoked (lease deadline, key lost, conflict) since start.", arbiter),
+		conflicts:   d(NameArbiterConflicts, "Revocations because gossip showed another node holding the unit with a newer token.", arbiter),
 
 		trackerKnown: d(NameTrackerKnown, "Whether a tracked script, interface or file has reported a result yet.", tracker),
 		trackerOK:    d(NameTrackerOK, "Whether a tracked script, interface or file is OK (1) or failing or not yet known (0).", tracker),
@@ -115,7 +122,7 @@ func (d descs) all() []*prometheus.Desc {
 		d.instanceInfo, d.state, d.priority, d.basePriority, d.advertInterval,
 		d.sent, d.received, d.dropped, d.transitions, d.lastTransition, d.transitionsByPair,
 		d.vipsHeld, d.fenceRemaining,
-		d.granted, d.token, d.lease,
+		d.granted, d.token, d.lease, d.denials, d.revocations, d.conflicts,
 		d.trackerKnown, d.trackerOK,
 	}
 }

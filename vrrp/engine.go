@@ -574,7 +574,10 @@ func (e *Engine) transitioned(now time.Time, in *instance, t Transition) {
 func (e *Engine) installVIPs(now time.Time, in *instance) {
 	lt, ok := e.lifetimeFor(in, now)
 	if !ok {
+		// Retry at the normal pace (never spin): the fence check steps the
+		// instance down once the installed lifetime runs out.
 		in.log.Warn("no valid grant: VIPs not refreshed")
+		in.refreshAt = now.Add(fenceRefreshEvery(in.lifetime))
 		return
 	}
 	if err := e.opt.Addrs.Apply(in.vips, lt); err != nil {

@@ -67,6 +67,10 @@ type ArbiterEvent struct {
 // an operator handed over to a named node, so that node wins.
 const handoverHeadStart = time.Second
 
+// claimPatience is how long an unanswered Claim blocks new ones. The
+// arbiter answers every claim; this only bounds the damage of a lost one.
+const claimPatience = 10 * time.Second
+
 // VIPProber looks for another host answering for a VIP (RFC 5227
 // duplicate-address probe): holder describes it (its MAC) when found.
 type VIPProber func(ctx context.Context, ifname string, vip netip.Addr) (holder string, found bool, err error)
@@ -91,6 +95,7 @@ const claimSpread = 20 * time.Millisecond
 type gateState struct {
 	unit                            string    // ownership key name: the instance, or "group:<name>"
 	claiming                        bool      // a Claim is outstanding
+	claimed                         time.Time // when it was sent
 	claimAt                         time.Time // retry the takeover then (after Freed); zero: none
 	token                           int64     // last granted token (status, notify)
 	holder                          string    // last denial's holder
@@ -127,6 +132,9 @@ func (e *Engine) mayTakeOver(in *instance) func(time.Time) (bool, string) {
 		if _, ok := e.opt.Arbiter.Grant(g.unit, now); ok {
 			return true, ""
 		}
+		if g.claiming && now.Sub(g.claimed) > claimPatience {
+			g.claiming = false // never wait forever on an answer that was lost
+		}
 		switch {
 		case g.claiming || g.probing:
 		case e.opt.ProbeVIP != nil && !g.clean && len(in.probeAddrs()) > 0:
@@ -135,7 +143,7 @@ func (e *Engine) mayTakeOver(in *instance) func(time.Time) (bool, string) {
 			g.probing = true
 			go e.probe(in.cfg.Name, in.link.key.ifname, in.probeAddrs())
 		default:
-			g.claiming = true
+			g.claiming, g.claimed = true, now
 			e.opt.Arbiter.Claim(g.unit, in.m.Priority())
 		}
 		g.clean = false
@@ -463,7 +471,7 @@ func (e *Engine) probeDone(now time.Time, r probeResult) {
 	}
 	g.zombie = ""
 	if in.m.State() == StateBackup && in.m.DeniedReason() != "" && !g.claiming {
-		g.claiming = true
+		g.claiming, g.claimed = true, now
 		e.opt.Arbiter.Claim(g.unit, in.m.Priority())
 	}
 }

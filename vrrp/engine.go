@@ -125,6 +125,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.stopTrackers = stop
 	go e.opt.Trackers(trkCtx, e.cfg, e.trkCh)
 	e.awaitLinkStates(ctx, e.insts, linkStateWait)
+	now = e.opt.Now() // the wait above may have taken a while
 	// Trackers are applied before the machines start, so an instance whose
 	// weight-0 script has not reported yet stays out of MASTER (keepalived's
 	// num_script_init).

@@ -1,0 +1,265 @@
+package check
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/vipd/vipd/config"
+)
+
+var (
+	ok   = Result{OK: true, Detail: "connected", Weight: -1}
+	bad  = Result{Detail: "connect refused", Weight: -1}
+	dyn3 = Result{OK: true, Detail: "exit 5", Weight: 3}
+	dyn0 = Result{OK: true, Detail: "exit 0", Weight: -1}
+)
+
+// step is one probe result and what the machine should do with it.
+type step struct {
+	res      Result
+	wait     time.Duration // before the next probe
+	up       bool
+	failures int
+	weight   int
+}
+
+func TestMachine(t *testing.T) {
+	const loop, retry = 10 * time.Second, 2 * time.Second
+	timing := func(retries int, alpha bool) Timing {
+		return Timing{DelayLoop: loop, DelayBeforeRetry: retry, Retry: retries, Alpha: alpha}
+	}
+	tests := []struct {
+		name   string
+		timing Timing
+		initUp bool
+		steps  []step
+	}{
+		{
+			name: "retry 1: down after 2 failures", timing: timing(1, false), initUp: true,
+			steps: []step{
+				{ok, loop, true, 0, -1},
+				{bad, retry, true, 1, -1},
+				{bad, loop, false, 2, -1},
+				{bad, loop, false, 3, -1}, // down: no retries, delay_loop
+				{ok, loop, true, 0, -1},   // one success recovers
+			},
+		},
+		{
+			name: "retry 3: a success in the streak resets it", timing: timing(3, false), initUp: true,
+			steps: []step{
+				{bad, retry, true, 1, -1},
+				{bad, retry, true, 2, -1},
+				{ok, loop, true, 0, -1},
+				{bad, retry, true, 1, -1},
+				{bad, retry, true, 2, -1},
+				{bad, retry, true, 3, -1},
+				{bad, loop, false, 4, -1},
+			},
+		},
+		{
+			name: "retry 0 (MISC_CHECK): one failure is down", timing: timing(0, false), initUp: true,
+			steps: []step{
+				{bad, loop, false, 1, -1},
+				{ok, loop, true, 0, -1},
+			},
+		},
+		{
+			name: "alpha: down until the first success", timing: timing(1, true), initUp: false,
+			steps: []step{
+				{bad, retry, false, 1, -1}, // not run yet: retries as keepalived's !has_run
+				{bad, loop, false, 2, -1},
+				{bad, loop, false, 3, -1},
+				{ok, loop, true, 0, -1},
+			},
+		},
+		{
+			name: "alpha: first success brings it up", timing: timing(1, true), initUp: false,
+			steps: []step{{ok, loop, true, 0, -1}},
+		},
+		{
+			name: "misc_dynamic weight kept over failure, reset by exit 0", timing: timing(0, false), initUp: true,
+			steps: []step{
+				{dyn3, loop, true, 0, 3},
+				{bad, loop, false, 1, 3},
+				{dyn0, loop, true, 0, -1},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMachine(tt.timing)
+			if m.up != tt.initUp {
+				t.Fatalf("initial up = %v, want %v", m.up, tt.initUp)
+			}
+			var got []step
+			for _, s := range tt.steps {
+				wait := m.step(s.res)
+				got = append(got, step{s.res, wait, m.up, m.failures, m.weight})
+			}
+			if diff := cmp.Diff(tt.steps, got, cmp.AllowUnexported(step{})); diff != "" {
+				t.Errorf("steps (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// stepClock is a track.Clock that hands every After request to the test,
+// which checks the duration and fires it, moving the time forward.
+type stepClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	asked chan stepTimer
+}
+
+type stepTimer struct {
+	d  time.Duration
+	ch chan time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stepClock) After(d time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	c.asked <- stepTimer{d, ch}
+	return ch
+}
+
+// fire advances the time by the timer's duration and fires it.
+func (c *stepClock) fire(tm stepTimer) {
+	c.mu.Lock()
+	c.now = c.now.Add(tm.d)
+	now := c.now
+	c.mu.Unlock()
+	tm.ch <- now
+}
+
+// scripted returns its results in order, then successes.
+type scripted struct {
+	mu      sync.Mutex
+	results []Result
+}
+
+func (s *scripted) Probe(context.Context) Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.results) == 0 {
+		return ok
+	}
+	r := s.results[0]
+	s.results = s.results[1:]
+	return r
+}
+
+func TestCheckerRun(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	type obs struct {
+		Wait   time.Duration // the wait asked before this probe
+		At     time.Duration // probe time since start
+		Up     bool
+		Detail string
+		Fails  int
+	}
+	tests := []struct {
+		name    string
+		timing  Timing
+		warmup  time.Duration // what Rand returns
+		results []Result
+		want    []obs
+		initUp  bool
+	}{
+		{
+			name:   "warmup then retry then down then recovery",
+			timing: Timing{DelayLoop: 6 * time.Second, DelayBeforeRetry: time.Second, Retry: 1, Warmup: 6 * time.Second},
+			warmup: 4 * time.Second, initUp: true,
+			results: []Result{ok, bad, bad, bad, ok},
+			want: []obs{
+				{4 * time.Second, 4 * time.Second, true, "connected", 0},
+				{6 * time.Second, 10 * time.Second, true, "connect refused", 1},
+				{1 * time.Second, 11 * time.Second, false, "connect refused", 2},
+				{6 * time.Second, 17 * time.Second, false, "connect refused", 3},
+				{6 * time.Second, 23 * time.Second, true, "connected", 0},
+			},
+		},
+		{
+			name:    "warmup 0 checks at once; alpha starts down",
+			timing:  Timing{DelayLoop: 5 * time.Second, DelayBeforeRetry: 2 * time.Second, Retry: 2, Alpha: true},
+			warmup:  time.Hour, // must not be used
+			initUp:  false,
+			results: []Result{bad, bad, bad, ok},
+			want: []obs{
+				{0, 0, false, "connect refused", 1},
+				{2 * time.Second, 2 * time.Second, false, "connect refused", 2},
+				{2 * time.Second, 4 * time.Second, false, "connect refused", 3},
+				{5 * time.Second, 9 * time.Second, true, "connected", 0},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			clock := &stepClock{now: start, asked: make(chan stepTimer, 16)}
+			var randMax time.Duration
+			c := NewChecker("rs1/tcp", &scripted{results: tt.results}, tt.timing, Options{
+				Clock: clock,
+				Rand:  func(max time.Duration) time.Duration { randMax = max; return tt.warmup },
+			})
+			updates := make(chan Status)
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx, updates) }()
+
+			first := recv(ctx, t, updates)
+			if diff := cmp.Diff(Status{Key: "rs1/tcp", Up: tt.initUp, Detail: "initial", Weight: -1}, first); diff != "" {
+				t.Fatalf("initial status (-want +got):\n%s", diff)
+			}
+			var got []obs
+			for range tt.want {
+				var tm stepTimer
+				select {
+				case tm = <-clock.asked:
+				case <-ctx.Done():
+					t.Fatal("checker did not wait")
+				}
+				clock.fire(tm)
+				st := recv(ctx, t, updates)
+				got = append(got, obs{tm.d, st.LastCheck.Sub(start), st.Up, st.Detail, st.Failures})
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("probes (-want +got):\n%s", diff)
+			}
+			if tt.timing.Warmup > 0 && randMax != tt.timing.Warmup {
+				t.Errorf("Rand max = %v, want warmup %v", randMax, tt.timing.Warmup)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run = %v, want nil on cancel", err)
+			}
+		})
+	}
+}
+
+func recv(ctx context.Context, t *testing.T, ch <-chan Status) Status {
+	t.Helper()
+	select {
+	case st := <-ch:
+		return st
+	case <-ctx.Done():
+		t.Fatal("no status")
+	}
+	return Status{}
+}
+
+func TestTimingOf(t *testing.T) {
+	ck := &config.Checker{DelayLoop: 7 * time.Second, DelayBeforeRetry: 3 * time.Second, Retry: 2, Warmup: 0}
+	want := Timing{DelayLoop: 7 * time.Second, DelayBeforeRetry: 3 * time.Second, Retry: 2, Alpha: true}
+	if diff := cmp.Diff(want, TimingOf(ck, true)); diff != "" {
+		t.Errorf("TimingOf (-want +got):\n%s", diff)
+	}
+}

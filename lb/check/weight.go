@@ -1,0 +1,66 @@
+package check
+
+import "github.com/vipd/vipd/config"
+
+// Alive reports whether a real server is alive: all its checkers are up
+// (num_failed_checkers == 0, ipwrapper.c). No checkers means alive.
+func Alive(checkers []Status) bool {
+	for _, s := range checkers {
+		if !s.Up {
+			return false
+		}
+	}
+	return true
+}
+
+// EffectiveWeight returns the weight to program for rs and whether it is
+// alive. misc_dynamic weights act as offsets from the configured weight
+// (check_misc.c adds status-2-iweight), so with one dynamic checker the
+// weight is exactly what it asked for. A dead server gets weight 0; it
+// stays in the table only with inhibit_on_failure (see InTable).
+func EffectiveWeight(rs config.RealServer, st []Status) (weight int, alive bool) {
+	if !Alive(st) {
+		return 0, false
+	}
+	weight = rs.Weight
+	for _, s := range st {
+		if s.Weight >= 0 {
+			weight += s.Weight - rs.Weight
+		}
+	}
+	if weight < 0 {
+		weight = 0
+	}
+	return weight, true
+}
+
+// InTable reports whether rs belongs in the kernel table: alive, or dead
+// but kept at weight 0 by inhibit_on_failure (ipvswrapper.c:564-577).
+func InTable(rs config.RealServer, alive bool) bool {
+	return alive || rs.InhibitOnFailure
+}
+
+// RSWeight is a live real server and its effective weight.
+type RSWeight struct {
+	Key    string
+	Weight int
+}
+
+// Quorum returns whether vs has quorum given its live real servers and the
+// previous state was (ipwrapper.c update_quorum_state): with W the sum of
+// live weights, quorum is gained when W > 0 and W >= quorum+hysteresis and
+// lost when W == 0 or W < quorum-hysteresis.
+func Quorum(vs config.VirtualServer, live []RSWeight, was bool) (up bool) {
+	q := vs.Quorum
+	if q < 1 {
+		q = 1 // keepalived's default and minimum
+	}
+	w := 0
+	for _, r := range live {
+		w += r.Weight
+	}
+	if was {
+		return w > 0 && w >= q-vs.Hysteresis
+	}
+	return w > 0 && w >= q+vs.Hysteresis
+}

@@ -49,7 +49,7 @@ func persistName(svc string, b Backend) string {
 // build computes the rules for st. carried holds, per persist set name,
 // the client entries read back from the table being replaced.
 func build(st State, table string, carried map[string][]nftables.SetElement) (*program, error) {
-	if err := st.validate(); err != nil {
+	if err := validateState(st); err != nil {
 		return nil, err
 	}
 	p := &program{table: &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}}
@@ -200,7 +200,7 @@ func dnat() expr.Any {
 }
 
 func protoNum(s Service) byte {
-	if s.proto() == "udp" {
+	if s.Protocol() == "udp" {
 		return unix.IPPROTO_UDP
 	}
 	return unix.IPPROTO_TCP

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/google/nftables"
+	"github.com/vipd/vipd/lb/dataplane"
 )
 
 // Plane owns one nftables table and keeps it equal to the last State given
@@ -152,3 +153,8 @@ func Available() error {
 	}
 	return nil
 }
+
+// Name reports the plane's kind for logs and status.
+func (p *Plane) Name() string { return "nftables" }
+
+var _ dataplane.Plane = (*Plane)(nil)

@@ -3,6 +3,7 @@ package nft
 import (
 	"errors"
 	"fmt"
+	"github.com/vipd/vipd/lb/dataplane"
 	"net/netip"
 	"time"
 )
@@ -10,45 +11,12 @@ import (
 // DefaultTable is the nftables table Plane owns when New gets "".
 const DefaultTable = "vipd_lb"
 
-// State is the whole desired load-balancer state: every service vipd
-// balances. Apply replaces whatever the table held with exactly this.
-type State struct {
-	Services []Service
-}
-
-// Service is one virtual service (keepalived's virtual_server with an
-// address and a port), independent of the config package.
-type Service struct {
-	// Name identifies the service; it names the chains and sets, so it must
-	// be unique within a State, non-empty, and made of [A-Za-z0-9_-].
-	Name  string
-	VIP   netip.Addr // IPv4 only for now
-	Port  uint16
-	Proto string // "tcp" or "udp" (default "tcp")
-	// Algo is keepalived's lb_algo; see Algorithm for the mapping. Empty
-	// means "wlc", keepalived's default.
-	Algo string
-	// Persistence is persistence_timeout: a client address keeps its real
-	// server for this long after its last new connection. 0 disables it.
-	Persistence time.Duration
-	Backends    []Backend
-	// Sorry is the sorry_server, used only when Backends is empty (the
-	// caller empties Backends when the quorum is lost, as keepalived does).
-	// Its Weight is ignored.
-	Sorry *Backend
-	// SNAT masquerades the DNATed flows towards the real servers, so that
-	// replies come back through the director even when it is not their
-	// gateway. keepalived's LVS-NAT never does this (it requires the
-	// director to be the real servers' gateway), so it is off by default.
-	SNAT bool
-}
-
-// Backend is a real server.
-type Backend struct {
-	Addr   netip.Addr
-	Port   uint16
-	Weight int // 0 = inhibited (inhibit_on_failure): keeps flows, gets no new ones
-}
+// The data plane contract's types, named here for brevity.
+type (
+	State   = dataplane.State
+	Service = dataplane.Service
+	Backend = dataplane.Backend
+)
 
 // Algorithm says how an lb_algo is expressed in nftables.
 type Algorithm struct {
@@ -150,19 +118,12 @@ func gcd(a, b int) int {
 	return a
 }
 
-func (s *Service) proto() string {
-	if s.Proto == "" {
-		return "tcp"
-	}
-	return s.Proto
-}
-
 // validate checks what the rule generator relies on.
-func (st State) validate() error {
+func validateState(st State) error {
 	seen := map[string]bool{}
 	var errs []error
 	for _, s := range st.Services {
-		if err := s.validate(); err != nil {
+		if err := validateService(&s); err != nil {
 			errs = append(errs, fmt.Errorf("service %q: %w", s.Name, err))
 		}
 		if seen[s.Name] {
@@ -173,7 +134,7 @@ func (st State) validate() error {
 	return errors.Join(errs...)
 }
 
-func (s *Service) validate() error {
+func validateService(s *Service) error {
 	if s.Name == "" || len(s.Name) > 64 {
 		return errors.New("name must be 1-64 characters")
 	}
@@ -185,10 +146,19 @@ func (s *Service) validate() error {
 	if !s.VIP.Is4() {
 		return fmt.Errorf("VIP %v: only IPv4 is supported by the nftables data plane", s.VIP)
 	}
+	if s.FWMark != 0 {
+		return errors.New("fwmark services need IPVS")
+	}
+	if k := s.Kind; k != "" && k != dataplane.NAT {
+		return fmt.Errorf("lb_kind %s is not supported by the nftables data plane (NAT only)", k)
+	}
+	if s.PersistenceMask.IsValid() && s.PersistenceMask != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return errors.New("persistence_granularity is not supported by the nftables data plane")
+	}
 	if s.Port == 0 {
 		return errors.New("port 0 (fwmark services are not supported)")
 	}
-	if p := s.proto(); p != "tcp" && p != "udp" {
+	if p := s.Protocol(); p != "tcp" && p != "udp" {
 		return fmt.Errorf("protocol %q: want tcp or udp", p)
 	}
 	if _, err := LookupAlgorithm(s.Algo); err != nil {

@@ -35,6 +35,11 @@ type Service struct {
 	Algo string
 	// Kind is the forwarding method: NAT (default), DR or TUN.
 	Kind string
+	// Dev is the interface the VIP's traffic arrives on and the real
+	// servers are reached through; the reconciler fills it from the VRRP
+	// instance holding the VIP. Planes that hook a device (nftables DR)
+	// need it; IPVS does not.
+	Dev string
 	// Persistence is persistence_timeout: a client address keeps its real
 	// server for this long after its last connection. 0 disables it.
 	Persistence time.Duration

@@ -167,6 +167,8 @@ func (p *parser) vsKeyword(vs *VirtualServer, c *node, rs *[]*node) {
 		vs.Omega = true
 	case "ha_suspend":
 		vs.HASuspend = true
+	case "snat":
+		vs.SNAT = true
 	case "virtualhost":
 		vs.Virtualhost, _ = p.needArg(c)
 	case "real_server":

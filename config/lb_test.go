@@ -66,6 +66,7 @@ func TestCheckerInheritance(t *testing.T) {
     real_server 10.0.0.3 443 {
         inhibit_on_failure off
     }
+    snat
 }
 vrrp_track_file tf {
     file /run/x
@@ -102,7 +103,7 @@ vrrp_track_file tf {
 		PersistenceGranularity: netip.MustParseAddr("255.255.255.0"), Protocol: "TCP",
 		SorryServer:      &SorryServer{Addr: netip.MustParseAddr("10.0.0.99"), Port: 80, Inhibit: true},
 		InhibitOnFailure: true, Quorum: 2, Hysteresis: 1, QuorumUp: "/bin/up", QuorumDown: "/bin/down now",
-		Alpha: true, Omega: true, HASuspend: true, Virtualhost: "vs.example",
+		Alpha: true, Omega: true, HASuspend: true, SNAT: true, Virtualhost: "vs.example",
 		RealServers: []*RealServer{
 			{Pos: Pos{"t.conf", 20}, Addr: rsA, Port: 443, Weight: 3, InhibitOnFailure: true, NotifyUp: "/bin/rs-up",
 				Checkers: []*Checker{http, tcp, misc, dns, file}},

@@ -58,8 +58,11 @@ type VirtualServer struct {
 	Alpha            bool
 	Omega            bool
 	HASuspend        bool
-	Virtualhost      string
-	RealServers      []*RealServer
+	// SNAT (vipd's `snat`, not keepalived's) masquerades NAT flows towards
+	// the real servers, for setups where the director is not their gateway.
+	SNAT        bool
+	Virtualhost string
+	RealServers []*RealServer
 }
 
 // SorryServer is the server used when the quorum is lost.

@@ -13,6 +13,8 @@ type Status struct {
 	Cluster []ClusterMember `json:"cluster,omitempty"`
 	// Gateway is the gateway probe's verdict (nil without gateways).
 	Gateway *GatewayStatus `json:"gateway,omitempty"`
+	// LB is the load balancer (nil without virtual_server blocks).
+	LB *LBStatus `json:"lb,omitempty"`
 }
 
 // GatewayStatus is the gateway probe's current verdict.
@@ -110,4 +112,43 @@ type InstanceStats struct {
 	// text and stay in the logs and last_transition).
 	ByTransition []TransitionCount `json:"by_transition,omitempty"`
 	Dropped      map[string]uint64 `json:"dropped,omitempty"`
+}
+
+// LBStatus is the load balancer: the data plane and every virtual server.
+type LBStatus struct {
+	Dataplane string `json:"dataplane"`
+	// Applied is when the kernel last took the desired state.
+	Applied time.Time `json:"applied,omitzero"`
+	// Error is the data plane's last failure, empty once it applies again.
+	Error          string                `json:"error,omitempty"`
+	VirtualServers []VirtualServerStatus `json:"virtual_servers"`
+}
+
+// VirtualServerStatus is one virtual_server.
+type VirtualServerStatus struct {
+	Name   string `json:"name"` // "10.0.0.1:80/TCP", "fwmark 5", "group NAME"
+	Algo   string `json:"lb_algo"`
+	Kind   string `json:"lb_kind"`
+	Quorum bool   `json:"quorum"`
+	// Sorry is true while the sorry server takes the traffic.
+	Sorry       bool               `json:"sorry,omitempty"`
+	RealServers []RealServerStatus `json:"real_servers"`
+}
+
+// RealServerStatus is one real_server and its checkers.
+type RealServerStatus struct {
+	Addr     string          `json:"addr"`
+	Alive    bool            `json:"alive"`
+	Weight   int             `json:"weight"` // as programmed (0 when inhibited)
+	InTable  bool            `json:"in_table"`
+	Checkers []CheckerStatus `json:"checkers,omitempty"`
+}
+
+// CheckerStatus is one health checker's state and last result.
+type CheckerStatus struct {
+	Kind      string    `json:"kind"`
+	Up        bool      `json:"up"`
+	Detail    string    `json:"detail"` // the last probe's reason
+	LastCheck time.Time `json:"last_check,omitzero"`
+	Failures  int       `json:"failures,omitempty"`
 }

@@ -45,17 +45,25 @@ type Options struct {
 	// Rand returns a uniformly random duration in [0, max]; it picks the
 	// warmup delay.
 	Rand func(max time.Duration) time.Duration
+	// Resume starts the checker in this state instead of the initial one
+	// (UP, or DOWN with alpha), so a reload does not flap real servers.
+	Resume *Status
+	// Paused, when set and true, skips the probes (ha_suspend: no checks
+	// while this node does not hold the virtual server's address); the
+	// state stays as it was.
+	Paused func() bool
 }
 
 // Checker runs a Prober on keepalived's schedule and tracks its UP/DOWN
 // state. Run must be called at most once; the state is owned by the Run
 // goroutine.
 type Checker struct {
-	key   string
-	probe Prober
-	clock track.Clock
-	rand  func(time.Duration) time.Duration
-	m     machine
+	key    string
+	probe  Prober
+	clock  track.Clock
+	rand   func(time.Duration) time.Duration
+	paused func() bool
+	m      machine
 }
 
 // NewChecker returns a checker called key (reported in Status.Key).
@@ -75,7 +83,11 @@ func NewChecker(key string, p Prober, t Timing, opt Options) *Checker {
 	if opt.Rand == nil {
 		opt.Rand = func(max time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(max) + 1)) }
 	}
-	return &Checker{key: key, probe: p, clock: opt.Clock, rand: opt.Rand, m: newMachine(t)}
+	m := newMachine(t)
+	if r := opt.Resume; r != nil {
+		m.up, m.hasRun, m.weight, m.detail, m.last, m.failures = r.Up, !r.LastCheck.IsZero(), r.Weight, r.Detail, r.LastCheck, r.Failures
+	}
+	return &Checker{key: key, probe: p, clock: opt.Clock, rand: opt.Rand, paused: opt.Paused, m: m}
 }
 
 // Run sends the initial status, waits the warmup delay, then probes until
@@ -96,6 +108,10 @@ func (c *Checker) Run(ctx context.Context, updates chan<- Status) error {
 		case <-ctx.Done():
 			return nil
 		case <-c.clock.After(wait):
+		}
+		if c.paused != nil && c.paused() {
+			wait = c.m.t.DelayLoop
+			continue
 		}
 		r := c.probe.Probe(ctx)
 		if ctx.Err() != nil {

@@ -263,3 +263,63 @@ func TestTimingOf(t *testing.T) {
 		t.Errorf("TimingOf (-want +got):\n%s", diff)
 	}
 }
+
+// TestCheckerResumeAndPause: a resumed checker starts from the carried
+// state (no flap on reload), and a paused one (ha_suspend) skips its
+// probes without changing state.
+func TestCheckerResumeAndPause(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	clock := &stepClock{now: start, asked: make(chan stepTimer, 16)}
+	var mu sync.Mutex
+	paused := true
+	resume := Status{Key: "rs1/tcp", Up: false, Detail: "connect refused", Weight: -1, LastCheck: start.Add(-time.Second), Failures: 2}
+	c := NewChecker("rs1/tcp", &scripted{results: []Result{bad, ok}}, Timing{DelayLoop: 3 * time.Second, Retry: 1}, Options{
+		Clock: clock, Resume: &resume,
+		Paused: func() bool { mu.Lock(); defer mu.Unlock(); return paused },
+	})
+	updates := make(chan Status)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, updates) }()
+	if diff := cmp.Diff(resume, recv(ctx, t, updates)); diff != "" {
+		t.Fatalf("initial status (-want +got):\n%s", diff)
+	}
+	next := func() stepTimer {
+		select {
+		case tm := <-clock.asked:
+			return tm
+		case <-ctx.Done():
+			t.Fatal("checker did not wait")
+		}
+		return stepTimer{}
+	}
+	clock.fire(next()) // paused: no probe, no status
+	tm := next()
+	if tm.d != 3*time.Second {
+		t.Errorf("paused wait = %v, want delay_loop 3s", tm.d)
+	}
+	select {
+	case st := <-updates:
+		t.Fatalf("paused checker sent %+v", st)
+	default:
+	}
+	mu.Lock()
+	paused = false
+	mu.Unlock()
+	clock.fire(tm)
+	// DOWN already: one failure keeps it DOWN without a retry.
+	if st := recv(ctx, t, updates); st.Up || st.Failures != 3 {
+		t.Errorf("after a failed probe: up=%v failures=%d, want down with 3", st.Up, st.Failures)
+	}
+	if tm := next(); tm.d != 3*time.Second {
+		t.Errorf("down checker wait = %v, want delay_loop", tm.d)
+	} else {
+		clock.fire(tm)
+	}
+	if st := recv(ctx, t, updates); !st.Up {
+		t.Errorf("after a success: %+v, want up", st)
+	}
+	cancel()
+	<-done
+}

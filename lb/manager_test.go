@@ -1,0 +1,188 @@
+package lb
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/lb/check"
+	"github.com/vipd/vipd/lb/dataplane"
+	"github.com/vipd/vipd/vrrp/track"
+)
+
+// fakePlane records what the manager applies.
+type fakePlane struct {
+	mu      sync.Mutex
+	last    dataplane.State
+	applies int
+	removed bool
+	changed chan struct{}
+}
+
+func newFakePlane() *fakePlane { return &fakePlane{changed: make(chan struct{}, 100)} }
+
+func (f *fakePlane) Name() string { return "fake" }
+func (f *fakePlane) Apply(st dataplane.State) error {
+	f.mu.Lock()
+	f.last, f.removed = st, false
+	f.applies++
+	f.mu.Unlock()
+	select {
+	case f.changed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+func (f *fakePlane) Remove() error { f.mu.Lock(); f.removed = true; f.mu.Unlock(); return nil }
+
+// backends returns "addr:port=weight" of the one service.
+func (f *fakePlane) backends() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, s := range f.last.Services {
+		for _, b := range s.Backends {
+			out = append(out, netip.AddrPortFrom(b.Addr, b.Port).String()+"="+itoa(b.Weight))
+		}
+		if s.Sorry != nil {
+			out = append(out, "sorry "+netip.AddrPortFrom(s.Sorry.Addr, s.Sorry.Port).String())
+		}
+	}
+	return out
+}
+
+func itoa(i int) string { return string(rune('0' + i)) }
+
+// switchProber answers from a shared table the test flips.
+type switchProber struct {
+	mu *sync.Mutex
+	up map[netip.AddrPort]bool
+	rs netip.AddrPort
+}
+
+func (p switchProber) Probe(context.Context) check.Result {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.up[p.rs] {
+		return check.Result{OK: true, Detail: "connected", Weight: -1}
+	}
+	return check.Result{Detail: "connect refused", Weight: -1}
+}
+
+// recRunner records the scripts run.
+type recRunner struct {
+	mu  sync.Mutex
+	ran []string
+}
+
+func (r *recRunner) Run(_ context.Context, argv []string, _ time.Duration, _ string) (int, error) {
+	r.mu.Lock()
+	r.ran = append(r.ran, argv[0])
+	r.mu.Unlock()
+	return 0, nil
+}
+func (r *recRunner) RunEnv(ctx context.Context, argv, _ []string, t time.Duration, u string) (int, error) {
+	return r.Run(ctx, argv, t, u)
+}
+func (r *recRunner) scripts() []string { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.ran) }
+
+// TestManager runs real checkers (fast delay_loop) against switchable
+// probes: a real server going down leaves the applied state, comes back,
+// the quorum switches to the sorry server, omega runs the scripts at exit
+// and the plane is cleaned up.
+func TestManager(t *testing.T) {
+	cfg := parse(t, `
+virtual_server 10.0.0.1 80 {
+    delay_loop 0.02
+    lb_algo rr
+    quorum 2
+    omega
+    quorum_down /bin/qdown
+    sorry_server 10.0.0.99 80
+    real_server 10.0.0.2 80 {
+        notify_down /bin/down2
+        TCP_CHECK {
+            retry 1
+            delay_before_retry 0.01
+        }
+    }
+    real_server 10.0.0.3 80 {
+        TCP_CHECK {
+            retry 0
+        }
+    }
+}
+`)
+	var mu sync.Mutex
+	up := map[netip.AddrPort]bool{netip.MustParseAddrPort("10.0.0.2:80"): true, netip.MustParseAddrPort("10.0.0.3:80"): true}
+	set := func(rs string, v bool) { mu.Lock(); up[netip.MustParseAddrPort(rs)] = v; mu.Unlock() }
+	plane := newFakePlane()
+	run := &recRunner{}
+	m, err := New(cfg, plane, Options{Runner: run, NewProber: func(_ *config.Checker, rs netip.AddrPort, _ track.Runner) (check.Prober, error) {
+		return switchProber{mu: &mu, up: up, rs: rs}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	waitFor := func(what string, want []string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			if got := plane.backends(); slices.Equal(got, want) {
+				return
+			}
+			select {
+			case <-plane.changed:
+			case <-time.After(50 * time.Millisecond):
+			case <-deadline:
+				t.Fatalf("%s: backends %v, want %v", what, plane.backends(), want)
+			}
+		}
+	}
+	waitFor("start", []string{"10.0.0.2:80=1", "10.0.0.3:80=1"})
+	set("10.0.0.3:80", false)
+	waitFor("quorum lost → sorry server", []string{"sorry 10.0.0.99:80"})
+	set("10.0.0.3:80", true)
+	waitFor("quorum back", []string{"10.0.0.2:80=1", "10.0.0.3:80=1"})
+	set("10.0.0.2:80", false)
+	waitFor(".2 down, again sorry", []string{"sorry 10.0.0.99:80"})
+	set("10.0.0.2:80", true)
+	waitFor(".2 back", []string{"10.0.0.2:80=1", "10.0.0.3:80=1"})
+
+	st := m.Status()
+	if len(st.VirtualServers) != 1 || !st.VirtualServers[0].Quorum || len(st.VirtualServers[0].RealServers) != 2 ||
+		st.VirtualServers[0].RealServers[0].Checkers[0].Kind != config.CheckTCP {
+		t.Errorf("status: %+v", st)
+	}
+	if got := len(m.Checks()); got != 2 {
+		t.Errorf("Checks: %d entries, want 2", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	plane.mu.Lock()
+	removed := plane.removed
+	plane.mu.Unlock()
+	if !removed {
+		t.Error("plane not removed at exit")
+	}
+	got := run.scripts()
+	// quorum_down twice during the run, .2's notify_down once, and omega
+	// at exit: notify_down of .2 (alive) and quorum_down.
+	for _, want := range []string{"/bin/qdown", "/bin/down2"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("scripts %v: %s never ran", got, want)
+		}
+	}
+	if n := len(got); n < 5 {
+		t.Errorf("scripts %v: want at least 5 runs (2 quorum_down, 1 notify_down, omega's 2)", got)
+	}
+}

@@ -1,0 +1,221 @@
+package lb
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/lb/check"
+	"github.com/vipd/vipd/lb/dataplane"
+)
+
+// pool is one virtual_server and the state of its real servers. It is
+// pure: statuses come in, events and the desired services come out.
+type pool struct {
+	vs      *config.VirtualServer
+	name    string      // the virtual server as an operator reads it: "10.0.0.1:80/TCP"
+	entries []vsAddress // one per kernel service (several for a virtual_server_group)
+	members []*member
+	quorum  bool
+}
+
+// vsAddress is one address the virtual server answers on.
+type vsAddress struct {
+	addr   netip.Addr
+	port   uint16
+	fwmark uint32
+}
+
+// member is one real_server.
+type member struct {
+	rs     *config.RealServer
+	key    string         // "10.0.0.2:80"
+	checks []check.Status // one per checker, in config order
+	alive  bool
+	weight int // effective weight when alive
+}
+
+// Event kinds.
+const (
+	EventRSUp       = "rs_up"
+	EventRSDown     = "rs_down"
+	EventQuorumUp   = "quorum_up"
+	EventQuorumDown = "quorum_down"
+)
+
+// event is a change that runs a script and gets logged.
+type event struct {
+	kind   string
+	vs     string
+	rs     string // empty for quorum events
+	script string // notify_up/down or quorum_up/down, may be empty
+	detail string
+}
+
+// newPool builds the pool of vs; groups resolves virtual_server_group.
+// resume carries checker states across a reload (nil: fresh start).
+func newPool(vs *config.VirtualServer, groups []*config.VirtualServerGroup, resume map[string]check.Status) (*pool, error) {
+	p := &pool{vs: vs}
+	switch {
+	case vs.Group != "":
+		var g *config.VirtualServerGroup
+		for _, x := range groups {
+			if x.Name == vs.Group {
+				g = x
+			}
+		}
+		if g == nil {
+			return nil, fmt.Errorf("%s: virtual_server_group %q is not defined", vs.Pos, vs.Group)
+		}
+		for _, e := range g.Entries {
+			if e.FWMark != 0 {
+				p.entries = append(p.entries, vsAddress{fwmark: e.FWMark})
+				continue
+			}
+			for a := e.Addr; a.IsValid() && a.Compare(e.Last) <= 0; a = a.Next() {
+				p.entries = append(p.entries, vsAddress{addr: a, port: e.Port})
+			}
+		}
+		p.name = "group " + vs.Group
+	case vs.FWMark != 0:
+		p.entries = []vsAddress{{fwmark: vs.FWMark}}
+		p.name = fmt.Sprintf("fwmark %d", vs.FWMark)
+	default:
+		p.entries = []vsAddress{{addr: vs.Addr, port: vs.Port}}
+		p.name = fmt.Sprintf("%s/%s", netip.AddrPortFrom(vs.Addr, vs.Port), protocol(vs))
+	}
+	for _, rs := range vs.RealServers {
+		m := &member{rs: rs, key: netip.AddrPortFrom(rs.Addr, rs.Port).String()}
+		for i := range rs.Checkers {
+			st, ok := resume[checkerKey(p.name, m.key, i)]
+			if rs.Checkers[i].Kind == config.CheckFile {
+				// Not run (see docs/load-balancing.md): it must not hold the
+				// real server down, with alpha or not.
+				st, ok = check.Status{Key: checkerKey(p.name, m.key, i), Up: true, Detail: "FILE_CHECK is not run by vipd", Weight: -1}, true
+			}
+			if !ok {
+				st = check.Status{Key: checkerKey(p.name, m.key, i), Up: !vs.Alpha, Detail: "initial", Weight: -1}
+			}
+			m.checks = append(m.checks, st)
+		}
+		m.weight, m.alive = check.EffectiveWeight(*rs, m.checks)
+		p.members = append(p.members, m)
+	}
+	p.quorum = check.Quorum(*vs, p.live(), true)
+	return p, nil
+}
+
+// checkerKey names checker i of real server rs in virtual server vs; it
+// is the key statuses are carried by across reloads.
+func checkerKey(vs, rs string, i int) string { return fmt.Sprintf("%s|%s|%d", vs, rs, i) }
+
+func protocol(vs *config.VirtualServer) string {
+	if vs.Protocol == "" {
+		return "TCP"
+	}
+	return vs.Protocol
+}
+
+func (p *pool) live() []check.RSWeight {
+	var out []check.RSWeight
+	for _, m := range p.members {
+		if m.alive {
+			out = append(out, check.RSWeight{Key: m.key, Weight: m.weight})
+		}
+	}
+	return out
+}
+
+// update records a checker status of member mi, checker ci, and returns
+// what changed: a real server going up or down, then the quorum.
+func (p *pool) update(mi, ci int, st check.Status) []event {
+	m := p.members[mi]
+	m.checks[ci] = st
+	w, alive := check.EffectiveWeight(*m.rs, m.checks)
+	var evs []event
+	if alive != m.alive {
+		ev := event{kind: EventRSDown, vs: p.name, rs: m.key, script: m.rs.NotifyDown, detail: st.Detail}
+		if alive {
+			ev.kind, ev.script = EventRSUp, m.rs.NotifyUp
+		}
+		evs = append(evs, ev)
+	}
+	m.alive, m.weight = alive, w
+	if q := check.Quorum(*p.vs, p.live(), p.quorum); q != p.quorum {
+		p.quorum = q
+		ev := event{kind: EventQuorumDown, vs: p.name, script: p.vs.QuorumDown}
+		if q {
+			ev.kind, ev.script = EventQuorumUp, p.vs.QuorumUp
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// services returns the kernel services of the pool: keepalived's table
+// for the current checker states. dev names the interface of an address
+// (for device-bound planes); it may return "".
+func (p *pool) services(dev func(netip.Addr) string) []dataplane.Service {
+	var backends []dataplane.Backend
+	sorry := p.vs.SorryServer != nil && p.vs.SorryServer.Addr.IsValid()
+	if !p.quorum && sorry {
+		// ipwrapper.c: on quorum loss with a sorry server every real server
+		// leaves the table and the sorry server takes their place.
+		backends = nil
+	} else {
+		for _, m := range p.members {
+			if !check.InTable(*m.rs, m.alive) {
+				continue
+			}
+			w := 0
+			if m.alive {
+				w = m.weight
+			}
+			backends = append(backends, dataplane.Backend{Addr: m.rs.Addr, Port: m.rs.Port, Weight: w})
+		}
+	}
+	var out []dataplane.Service
+	for _, e := range p.entries {
+		s := dataplane.Service{
+			Name:        serviceName(e, protocol(p.vs)),
+			VIP:         e.addr,
+			Port:        e.port,
+			FWMark:      e.fwmark,
+			Proto:       strings.ToLower(protocol(p.vs)),
+			Algo:        p.vs.LBAlgo,
+			Kind:        p.vs.LBKind,
+			Persistence: p.vs.PersistenceTimeout,
+			Backends:    backends,
+			SNAT:        p.vs.SNAT,
+		}
+		if p.vs.PersistenceGranularity.IsValid() {
+			s.PersistenceMask = p.vs.PersistenceGranularity
+		}
+		if e.addr.IsValid() && dev != nil {
+			s.Dev = dev(e.addr)
+		}
+		if len(backends) == 0 && sorry {
+			w := 1
+			if p.vs.SorryServer.Inhibit {
+				w = 0
+			}
+			port := p.vs.SorryServer.Port
+			if port == 0 {
+				port = e.port
+			}
+			s.Sorry = &dataplane.Backend{Addr: p.vs.SorryServer.Addr, Port: port, Weight: w}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// serviceName is the kernel-side name: "vs_10_0_0_1_80_tcp", "fwm_5".
+func serviceName(e vsAddress, proto string) string {
+	if e.fwmark != 0 {
+		return fmt.Sprintf("fwm_%d", e.fwmark)
+	}
+	r := strings.NewReplacer(".", "_", ":", "_")
+	return fmt.Sprintf("vs_%s_%d_%s", r.Replace(e.addr.String()), e.port, strings.ToLower(proto))
+}

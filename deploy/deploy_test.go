@@ -202,8 +202,7 @@ func TestUnitVerify(t *testing.T) {
 	}
 }
 
-// metrics are the names the rules and the dashboard may use. The last two
-// are not defined yet (docs/metrics.md): to be checked when they are.
+// metrics are the names the rules and the dashboard may use (docs/metrics.md).
 var metrics = map[string]bool{
 	"up":                                   true,
 	"vipd_vrrp_instance_state":             true,

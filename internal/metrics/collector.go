@@ -94,6 +94,28 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for i := range st.Instances {
 		c.collectInstance(ch, &st.Instances[i], now)
 	}
+	if st.LB != nil {
+		c.collectLB(ch, st.LB)
+	}
+}
+
+func (c *Collector) collectLB(ch chan<- prometheus.Metric, lb *control.LBStatus) {
+	ch <- prometheus.MustNewConstMetric(c.d.lbOK, prometheus.GaugeValue, boolf(lb.Error == "" && !lb.Applied.IsZero()), lb.Dataplane)
+	for _, vs := range lb.VirtualServers {
+		ch <- prometheus.MustNewConstMetric(c.d.lbQuorum, prometheus.GaugeValue, boolf(vs.Quorum), vs.Name)
+		for _, rs := range vs.RealServers {
+			ch <- prometheus.MustNewConstMetric(c.d.rsUp, prometheus.GaugeValue, boolf(rs.Alive), vs.Name, rs.Addr)
+			w := 0
+			if rs.InTable {
+				w = rs.Weight
+			}
+			ch <- prometheus.MustNewConstMetric(c.d.rsWeight, prometheus.GaugeValue, float64(w), vs.Name, rs.Addr)
+			for i, ck := range rs.Checkers {
+				ch <- prometheus.MustNewConstMetric(c.d.checkerUp, prometheus.GaugeValue, boolf(ck.Up), vs.Name, rs.Addr,
+					ck.Kind+"#"+strconv.Itoa(i+1))
+			}
+		}
+	}
 }
 
 func (c *Collector) collectInstance(ch chan<- prometheus.Metric, in *control.InstanceStatus, now time.Time) {

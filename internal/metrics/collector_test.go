@@ -89,6 +89,14 @@ func fixture() control.Status {
 				Priority: 100, BasePriority: 100, AdvertInt: time.Second,
 			},
 		},
+		LB: &control.LBStatus{Dataplane: "nftables", Applied: now.Add(-time.Second), VirtualServers: []control.VirtualServerStatus{{
+			Name: "192.0.2.10:80/TCP", Algo: "wrr", Kind: "NAT", Quorum: true,
+			RealServers: []control.RealServerStatus{
+				{Addr: "192.0.2.21:80", Alive: true, Weight: 3, InTable: true, Checkers: []control.CheckerStatus{{Kind: "HTTP_GET", Up: true, Detail: "status 200"}}},
+				{Addr: "192.0.2.22:80", Alive: false, InTable: true, Checkers: []control.CheckerStatus{
+					{Kind: "TCP_CHECK", Up: true, Detail: "connected"}, {Kind: "MISC_CHECK", Up: false, Detail: "exit 1", Failures: 2}}},
+			},
+		}}},
 	}
 }
 

@@ -32,6 +32,11 @@ const (
 	NameGossipMembers      = "vipd_cluster_members"
 	NameTrackerKnown       = "vipd_tracker_known"
 	NameTrackerOK          = "vipd_tracker_ok"
+	NameLBDataplaneOK      = "vipd_lb_dataplane_ok"
+	NameLBQuorum           = "vipd_lb_virtual_server_quorum"
+	NameLBRealServerUp     = "vipd_lb_real_server_up"
+	NameLBRealServerWeight = "vipd_lb_real_server_weight"
+	NameLBCheckerUp        = "vipd_lb_checker_up"
 )
 
 // Label names. The instance's name is "vrrp_instance", not "instance":
@@ -46,6 +51,9 @@ const (
 	LabelUnit      = "unit"
 	LabelTracker   = "tracker"
 	LabelKind      = "kind"
+	LabelVS        = "virtual_server"
+	LabelRS        = "real_server"
+	LabelChecker   = "checker"
 )
 
 // states are the VRRP states exported as one series each, so that a
@@ -74,6 +82,7 @@ type descs struct {
 	granted, token, lease                                       *prometheus.Desc
 	denials, revocations, conflicts                             *prometheus.Desc
 	trackerKnown, trackerOK                                     *prometheus.Desc
+	lbOK, lbQuorum, rsUp, rsWeight, checkerUp                   *prometheus.Desc
 }
 
 func newDescs() descs {
@@ -113,6 +122,12 @@ func newDescs() descs {
 
 		trackerKnown: d(NameTrackerKnown, "Whether a tracked script, interface or file has reported a result yet.", tracker),
 		trackerOK:    d(NameTrackerOK, "Whether a tracked script, interface or file is OK (1) or failing or not yet known (0).", tracker),
+
+		lbOK:      d(NameLBDataplaneOK, "1 when the load balancer's data plane took the last desired state, 0 while applying fails.", []string{"dataplane"}),
+		lbQuorum:  d(NameLBQuorum, "1 while the virtual server has quorum, 0 while it does not (the sorry server serves, if any).", []string{LabelVS}),
+		rsUp:      d(NameLBRealServerUp, "1 when every health checker of the real server passes, 0 otherwise.", []string{LabelVS, LabelRS}),
+		rsWeight:  d(NameLBRealServerWeight, "Weight programmed for the real server (0 when down and inhibited, or out of the table).", []string{LabelVS, LabelRS}),
+		checkerUp: d(NameLBCheckerUp, "1 when the health checker passes; checker is KIND#N, N counting from 1 in config order.", []string{LabelVS, LabelRS, LabelChecker}),
 	}
 }
 
@@ -124,5 +139,6 @@ func (d descs) all() []*prometheus.Desc {
 		d.vipsHeld, d.fenceRemaining,
 		d.granted, d.token, d.lease, d.denials, d.revocations, d.conflicts,
 		d.trackerKnown, d.trackerOK,
+		d.lbOK, d.lbQuorum, d.rsUp, d.rsWeight, d.checkerUp,
 	}
 }

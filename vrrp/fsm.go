@@ -94,6 +94,10 @@ type Machine struct {
 	// consult: all members must want MASTER before one may take it.
 	wantMaster bool
 
+	// heard is when a live master's advert (priority > 0) last arrived
+	// in BACKUP, preempted or not.
+	heard time.Time
+
 	last   Transition
 	denied string
 	// preemptHold makes this backup behave as nopreempt until it next
@@ -134,6 +138,13 @@ func (m *Machine) State() State { return m.state }
 
 // Priority returns the effective priority (what goes on the wire).
 func (m *Machine) Priority() uint8 { return m.prio }
+
+// HeardMaster reports whether a live master advertised within one
+// Master_Down_Interval before now: a host answering for the VIPs then is
+// that master, not a zombie.
+func (m *Machine) HeardMaster(now time.Time) bool {
+	return !m.heard.IsZero() && now.Sub(m.heard) < m.MasterDownInterval()
+}
 
 // MasterAddr returns the current master's address as far as we know: ours
 // while MASTER, the last advert's source otherwise (invalid if none yet).
@@ -246,6 +257,7 @@ func (m *Machine) receiveBackup(now time.Time, adv AdvertInfo) {
 		m.downReason = fmt.Sprintf("master %s sent priority 0", adv.Src)
 		return
 	}
+	m.heard = now
 	lower := adv.Priority < m.prio
 	delaying := m.p.PreemptDelay > 0 && (m.preemptAt.IsZero() || m.preemptAt.After(now))
 	if lower && m.p.Preempt && !m.preemptHold && !delaying {

@@ -493,3 +493,21 @@ func TestMachineElection(t *testing.T) {
 		},
 	})
 }
+
+// TestHeardMaster: a backup knows a live master advertises, also one it is
+// about to preempt, for one Master_Down_Interval after its last advert.
+func TestHeardMaster(t *testing.T) {
+	m := NewMachine(fsmV2(150))
+	m.Start(fsmT0)
+	if m.HeardMaster(fsmT0) {
+		t.Fatal("heard a master before any advert")
+	}
+	src := netip.MustParseAddr("192.0.2.2")
+	m.ReceiveAdvert(fsmT0.Add(time.Second), AdvertInfo{Src: src, Priority: 100}) // lower: preempted
+	if !m.HeardMaster(fsmT0.Add(2 * time.Second)) {
+		t.Error("a lower-priority master advertising a second ago is not heard")
+	}
+	if m.HeardMaster(fsmT0.Add(time.Second + m.MasterDownInterval())) {
+		t.Error("still heard one Master_Down_Interval after its last advert")
+	}
+}

@@ -464,6 +464,13 @@ func (e *Engine) probeDone(now time.Time, r probeResult) {
 	}
 	g := &in.gate
 	g.probing = false
+	if r.found && in.m.HeardMaster(now) {
+		// The host answering is the master we hear advertising (we preempt
+		// it): claim, so that a denial sends the advert that makes it
+		// release. A zombie is frozen: it does not advertise.
+		in.log.Info("VIP answered by the live master; claiming through the arbiter", "vip", r.vip, "holder", r.holder)
+		r.found = false
+	}
 	if r.found {
 		g.zombie = fmt.Sprintf("not claiming: %s answers for %s (zombie holder?)", r.holder, r.vip)
 		in.log.Error("ALARM: another host answers for our VIP; not claiming", "vip", r.vip, "holder", r.holder)

@@ -83,3 +83,11 @@ type Plane interface {
 	// clear what a crashed vipd left).
 	Remove() error
 }
+
+// Validator is implemented by planes that can say up front whether they
+// can program a service, so a configuration they cannot run is refused at
+// start or reload with the virtual server's file:line, instead of failing
+// every Apply.
+type Validator interface {
+	Validate(s Service) error
+}

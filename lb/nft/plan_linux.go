@@ -46,8 +46,9 @@ func persistName(svc string, b Backend) string {
 	return fmt.Sprintf("%s_p_%d_%d_%d_%d_%d", svc, a[0], a[1], a[2], a[3], b.Port)
 }
 
-// build computes the rules for st. carried holds, per persist set name,
-// the client entries read back from the table being replaced.
+// build computes the rules for st's NAT services, after validating all of
+// st. carried holds, per persist set name, the client entries read back
+// from the table being replaced.
 func build(st State, table string, carried map[string][]nftables.SetElement) (*program, error) {
 	if err := validateState(st); err != nil {
 		return nil, err
@@ -62,6 +63,9 @@ func build(st State, table string, carried map[string][]nftables.SetElement) (*p
 		}
 	}
 	for _, s := range st.Services {
+		if isDR(&s) {
+			continue // in the netdev table, see buildDR
+		}
 		svc := p.chain(s.Name, nil, nil)
 		for _, c := range []*nftables.Chain{pre, out} {
 			p.rule(c, slices.Concat(matchService(s), []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: svc.Name}}))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 
@@ -18,21 +19,26 @@ import (
 type Plane struct {
 	mu    sync.Mutex // serializes Apply and Remove: each reads, then sends one batch
 	conn  *nftables.Conn
-	table *nftables.Table
-	netns string // for Dump: the named namespace conn points into, "" = ours
+	table *nftables.Table // ip family: the NAT services
+	dr    *nftables.Table // netdev family: the DR services
+	netns string          // the named namespace conn points into, "" = ours
 }
 
-// New returns a Plane for table (DefaultTable if "") of family ip, using
-// conn (which may point into another namespace, see nftables.WithNetNSFd).
+// New returns a Plane for table (DefaultTable if "") of family ip, and
+// for table+DRSuffix of family netdev for DR services, using conn (which
+// may point into another namespace, see nftables.WithNetNSFd; then call
+// SetNetNS).
 func New(conn *nftables.Conn, table string) *Plane {
 	if table == "" {
 		table = DefaultTable
 	}
-	return &Plane{conn: conn, table: &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}}
+	return &Plane{conn: conn, table: &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4},
+		dr: &nftables.Table{Name: table + DRSuffix, Family: nftables.TableFamilyNetdev}}
 }
 
 // SetNetNS names the namespace conn points into, so that Dump runs nft
-// there (`ip netns exec NAME nft ...`).
+// there (`ip netns exec NAME nft ...`) and DR services look up their
+// device and real servers' MAC addresses there.
 func (p *Plane) SetNetNS(name string) { p.netns = name }
 
 // Apply replaces the table with the rules for st in one atomic batch
@@ -41,6 +47,12 @@ func (p *Plane) SetNetNS(name string) { p.netns = name }
 // NAT bindings. Persistence entries are read back first and re-added with
 // their remaining lifetime; one made between the read and the commit is
 // lost (that client is balanced afresh).
+//
+// DR services go into the netdev table in the same batch. Their real
+// servers' MAC addresses come from the neighbour table of Dev; unknown
+// ones are resolved first (waiting up to a second). A real server still
+// without a MAC, or a service whose Dev is missing, is left out and the
+// rest applied: the error then wraps ErrUnresolved and lists them.
 func (p *Plane) Apply(st State) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -65,15 +77,48 @@ func (p *Plane) Apply(st State) error {
 	if err != nil {
 		return fmt.Errorf("nft: %w", err)
 	}
-	p.conn.AddTable(p.table) // so that the delete cannot fail on a first Apply
-	p.conn.DelTable(p.table)
-	if err := prog.send(p.conn); err != nil {
+	drProg, missing, err := p.buildDR(st)
+	if err != nil {
 		return fmt.Errorf("nft: %w", err)
 	}
+	for _, t := range p.tables(drProg != nil) {
+		p.conn.AddTable(t) // so that the delete cannot fail on a first Apply
+		p.conn.DelTable(t)
+	}
+	for _, pr := range []*program{prog, drProg} {
+		if pr == nil {
+			continue
+		}
+		if err := pr.send(p.conn); err != nil {
+			return fmt.Errorf("nft: %w", err)
+		}
+	}
 	if err := p.conn.Flush(); err != nil {
-		return fmt.Errorf("nft: apply table %s: %w", p.table.Name, err)
+		return fmt.Errorf("nft: apply tables %s and %s: %w", p.table.Name, p.dr.Name, err)
+	}
+	if missing != nil {
+		return fmt.Errorf("nft: %w: %w", ErrUnresolved, missing)
 	}
 	return nil
+}
+
+// buildDR resolves what the DR services of st need and builds their
+// table: nil if there are none. missing lists what was left out.
+func (p *Plane) buildDR(st State) (prog *program, missing, err error) {
+	if !slices.ContainsFunc(st.Services, func(s Service) bool { return isDR(&s) }) {
+		return nil, nil, nil
+	}
+	n, err := p.openNetlink()
+	if err != nil {
+		return nil, nil, fmt.Errorf("netlink: %w", err)
+	}
+	defer n.close()
+	env, err := n.resolve(st, resolveTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	prog, missing = buildDR(st, p.dr.Name, env)
+	return prog, missing, nil
 }
 
 func (prog *program) send(c *nftables.Conn) error {
@@ -92,22 +137,49 @@ func (prog *program) send(c *nftables.Conn) error {
 	return nil
 }
 
-// Remove deletes the table; it is not an error if there is none. Call it
-// on exit and at start (after a crash).
+// Remove deletes both tables; it is not an error if there are none. Call
+// it on exit and at start (after a crash).
 func (p *Plane) Remove() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.conn.AddTable(p.table)
-	p.conn.DelTable(p.table)
+	for _, t := range p.tables(false) {
+		p.conn.AddTable(t)
+		p.conn.DelTable(t)
+	}
 	if err := p.conn.Flush(); err != nil {
-		return fmt.Errorf("nft: remove table %s: %w", p.table.Name, err)
+		return fmt.Errorf("nft: remove tables %s and %s: %w", p.table.Name, p.dr.Name, err)
 	}
 	return nil
 }
 
-// Dump returns `nft list table ip TABLE`, for golden tests and debugging.
+// tables lists the tables a batch replaces or removes: the netdev one
+// only if it is wanted or there, so that NAT alone never needs the
+// netdev family.
+func (p *Plane) tables(dr bool) []*nftables.Table {
+	if !dr {
+		if _, err := p.conn.ListTableOfFamily(p.dr.Name, nftables.TableFamilyNetdev); err != nil {
+			return []*nftables.Table{p.table}
+		}
+	}
+	return []*nftables.Table{p.table, p.dr}
+}
+
+// Dump returns `nft list table ip TABLE`, followed by `nft list table
+// netdev TABLE_dr` if there is one, for golden tests and debugging.
 func (p *Plane) Dump() (string, error) {
-	argv := []string{"nft", "list", "table", "ip", p.table.Name}
+	out, err := p.list("ip", p.table.Name)
+	if err != nil {
+		return "", err
+	}
+	if _, err := p.conn.ListTableOfFamily(p.dr.Name, nftables.TableFamilyNetdev); err != nil {
+		return out, nil // no DR services
+	}
+	dr, err := p.list("netdev", p.dr.Name)
+	return out + dr, err
+}
+
+func (p *Plane) list(family, table string) (string, error) {
+	argv := []string{"nft", "list", "table", family, table}
 	if p.netns != "" {
 		argv = append([]string{"ip", "netns", "exec", p.netns}, argv...)
 	}
@@ -158,3 +230,8 @@ func Available() error {
 func (p *Plane) Name() string { return "nftables" }
 
 var _ dataplane.Plane = (*Plane)(nil)
+
+// Validate implements dataplane.Validator.
+func (p *Plane) Validate(s Service) error { return validateService(&s) }
+
+var _ dataplane.Validator = (*Plane)(nil)

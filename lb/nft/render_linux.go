@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 )
 
@@ -12,10 +13,15 @@ import (
 // of `nft --debug=netlink`, so golden files show exactly what Apply sends.
 func (prog *program) render() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "table ip %s\n", prog.table.Name)
+	family := map[nftables.TableFamily]string{nftables.TableFamilyIPv4: "ip", nftables.TableFamilyNetdev: "netdev"}[prog.table.Family]
+	fmt.Fprintf(&b, "table %s %s\n", family, prog.table.Name)
 	for _, c := range prog.chains {
 		if c.Hooknum != nil {
-			fmt.Fprintf(&b, "chain %s { type %s hook %d priority %d policy accept }\n", c.Name, c.Type, *c.Hooknum, *c.Priority)
+			dev := ""
+			if c.Device != "" {
+				dev = " device " + c.Device
+			}
+			fmt.Fprintf(&b, "chain %s { type %s hook %d%s priority %d policy accept }\n", c.Name, c.Type, *c.Hooknum, dev, *c.Priority)
 		} else {
 			fmt.Fprintf(&b, "chain %s\n", c.Name)
 		}
@@ -55,6 +61,8 @@ func verdict(v *expr.Verdict) string {
 		return "jump " + v.Chain
 	case expr.VerdictDrop:
 		return "drop"
+	case expr.VerdictAccept:
+		return "accept"
 	}
 	return fmt.Sprintf("verdict %d", v.Kind)
 }
@@ -68,7 +76,10 @@ func exprString(e expr.Any) string {
 		op := map[expr.CmpOp]string{expr.CmpOpEq: "eq", expr.CmpOpNeq: "neq"}[e.Op]
 		return fmt.Sprintf("cmp %s reg %d 0x%s", op, e.Register, h(e.Data))
 	case *expr.Payload:
-		base := map[expr.PayloadBase]string{expr.PayloadBaseNetworkHeader: "network", expr.PayloadBaseTransportHeader: "transport"}[e.Base]
+		base := map[expr.PayloadBase]string{expr.PayloadBaseLLHeader: "link", expr.PayloadBaseNetworkHeader: "network", expr.PayloadBaseTransportHeader: "transport"}[e.Base]
+		if e.OperationType == expr.PayloadWrite {
+			return fmt.Sprintf("payload write reg %d => %db @ %s header + %d", e.SourceRegister, e.Len, base, e.Offset)
+		}
 		return fmt.Sprintf("payload load %db @ %s header + %d => reg %d", e.Len, base, e.Offset, e.DestRegister)
 	case *expr.Immediate:
 		return fmt.Sprintf("immediate reg %d 0x%s", e.Register, h(e.Data))
@@ -89,6 +100,8 @@ func exprString(e expr.Any) string {
 		return fmt.Sprintf("bitwise reg %d = (reg %d & 0x%s) ^ 0x%s", e.DestRegister, e.SourceRegister, h(e.Mask), h(e.Xor))
 	case *expr.Masq:
 		return "masq"
+	case *expr.Dup:
+		return fmt.Sprintf("dup sreg_dev %d", e.RegDev)
 	case *expr.Verdict:
 		return verdict(e)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/vipd/vipd/lb/dataplane"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -149,11 +150,27 @@ func validateService(s *Service) error {
 	if s.FWMark != 0 {
 		return errors.New("fwmark services need IPVS")
 	}
-	if k := s.Kind; k != "" && k != dataplane.NAT {
-		return fmt.Errorf("lb_kind %s is not supported by the nftables data plane (NAT only)", k)
+	switch s.Kind {
+	case "", dataplane.NAT:
+	case dataplane.DR:
+		// The real servers' port is not used: DR cannot rewrite ports,
+		// as with IPVS, so they must listen on Port.
+		if s.Dev == "" || len(s.Dev) > 15 || strings.ContainsAny(s.Dev, "/ \t\n") {
+			return fmt.Errorf("lb_kind DR: device %q: want the interface name the VIP arrives on", s.Dev)
+		}
+		if s.SNAT {
+			return errors.New("lb_kind DR: SNAT needs NAT")
+		}
+	default:
+		return fmt.Errorf("lb_kind %s is not supported by the nftables data plane (NAT and DR only)", s.Kind)
 	}
-	if s.PersistenceMask.IsValid() && s.PersistenceMask != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return errors.New("persistence_granularity is not supported by the nftables data plane")
+	if m := s.PersistenceMask; m.IsValid() && m != netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		if s.Kind != dataplane.DR {
+			return errors.New("persistence_granularity is not supported by the nftables data plane with lb_kind NAT")
+		}
+		if !m.Is4() {
+			return fmt.Errorf("persistence_granularity %v: want an IPv4 mask", m)
+		}
 	}
 	if s.Port == 0 {
 		return errors.New("port 0 (fwmark services are not supported)")

@@ -87,6 +87,14 @@ func New(cfg *config.Config, plane dataplane.Plane, o Options) (*Manager, error)
 			errs = append(errs, err)
 			continue
 		}
+		if v, ok := plane.(dataplane.Validator); ok {
+			for _, s := range p.configured(o.Dev) {
+				if err := v.Validate(s); err != nil {
+					errs = append(errs, fmt.Errorf("%s: virtual_server %s: %s data plane: %w", vs.Pos, p.name, plane.Name(), err))
+					break
+				}
+			}
+		}
 		m.pools = append(m.pools, p)
 	}
 	return m, errors.Join(errs...)

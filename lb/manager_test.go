@@ -2,6 +2,7 @@ package lb
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"sync"
@@ -184,5 +185,24 @@ virtual_server 10.0.0.1 80 {
 	}
 	if n := len(got); n < 5 {
 		t.Errorf("scripts %v: want at least 5 runs (2 quorum_down, 1 notify_down, omega's 2)", got)
+	}
+}
+
+// validatingPlane refuses DR, as the nftables plane without DR would.
+type validatingPlane struct{ *fakePlane }
+
+func (validatingPlane) Validate(s dataplane.Service) error {
+	if s.Kind == "DR" {
+		return errors.New("lb_kind DR is not supported")
+	}
+	return nil
+}
+
+func TestManagerRefusesWhatThePlaneCannotRun(t *testing.T) {
+	cfg := parse(t, "virtual_server 10.0.0.1 80 {\n    lb_kind DR\n    real_server 10.0.0.2 80 {\n    }\n}\n")
+	_, err := New(cfg, validatingPlane{newFakePlane()}, Options{})
+	want := "t.conf:1: virtual_server 10.0.0.1:80/TCP: fake data plane: lb_kind DR is not supported"
+	if err == nil || err.Error() != want {
+		t.Errorf("New error = %v, want %q", err, want)
 	}
 }

@@ -196,10 +196,9 @@ func (p *pool) services(dev func(netip.Addr) string) []dataplane.Service {
 			s.Dev = dev(e.addr)
 		}
 		if len(backends) == 0 && sorry {
+			// sorry_server_inhibit only keeps an inactive sorry server in
+			// IPVS at weight 0; an active one always takes traffic.
 			w := 1
-			if p.vs.SorryServer.Inhibit {
-				w = 0
-			}
 			port := p.vs.SorryServer.Port
 			if port == 0 {
 				port = e.port
@@ -218,4 +217,25 @@ func serviceName(e vsAddress, proto string) string {
 	}
 	r := strings.NewReplacer(".", "_", ":", "_")
 	return fmt.Sprintf("vs_%s_%d_%s", r.Replace(e.addr.String()), e.port, strings.ToLower(proto))
+}
+
+// configured returns the pool's services with every real server (and the
+// sorry server) as configured, whatever their health: what a plane must
+// be able to program.
+func (p *pool) configured(dev func(netip.Addr) string) []dataplane.Service {
+	out := p.services(dev)
+	for i := range out {
+		out[i].Backends = nil
+		for _, m := range p.members {
+			out[i].Backends = append(out[i].Backends, dataplane.Backend{Addr: m.rs.Addr, Port: m.rs.Port, Weight: m.rs.Weight})
+		}
+		if s := p.vs.SorryServer; s != nil && s.Addr.IsValid() {
+			port := s.Port
+			if port == 0 {
+				port = p.vs.Port
+			}
+			out[i].Sorry = &dataplane.Backend{Addr: s.Addr, Port: port, Weight: 1}
+		}
+	}
+	return out
 }

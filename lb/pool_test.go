@@ -12,7 +12,7 @@ import (
 
 var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 
-func parse(t *testing.T, src string) *config.Config {
+func parse(t testing.TB, src string) *config.Config {
 	t.Helper()
 	cfg, _, err := config.Parse("t.conf", []byte(src))
 	if err != nil {

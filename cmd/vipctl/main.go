@@ -168,6 +168,68 @@ func printStatus(w io.Writer, st control.Status, now time.Time) {
 		}
 		tw.Flush()
 	}
+	if st.LB != nil {
+		printLB(w, *st.LB, now)
+	}
+}
+
+// printLB shows the load balancer: one line per real server, then its
+// checkers with their last result.
+func printLB(w io.Writer, lb control.LBStatus, now time.Time) {
+	applied := "never"
+	if !lb.Applied.IsZero() {
+		applied = now.Sub(lb.Applied).Round(time.Second).String() + " ago"
+	}
+	fmt.Fprintf(w, "\nload balancer (%s, applied %s)\n", lb.Dataplane, applied)
+	if lb.Error != "" {
+		fmt.Fprintf(w, "  DATA PLANE ERROR: %s\n", lb.Error)
+	}
+	for _, vs := range lb.VirtualServers {
+		q := "quorum"
+		switch {
+		case vs.Sorry:
+			q = "NO QUORUM, sorry server serving"
+		case !vs.Quorum:
+			q = "NO QUORUM"
+		}
+		fmt.Fprintf(w, "\n  %s  %s %s  %s\n", vs.Name, vs.Algo, vs.Kind, q)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "    REAL SERVER\tSTATE\tWEIGHT\tCHECKER\tRESULT\tLAST CHECK\tDETAIL")
+		for _, rs := range vs.RealServers {
+			state := "UP"
+			switch {
+			case !rs.Alive && rs.InTable:
+				state = "DOWN (inhibited)"
+			case !rs.Alive:
+				state = "DOWN"
+			}
+			weight := "-"
+			if rs.InTable {
+				weight = fmt.Sprint(rs.Weight)
+			}
+			if len(rs.Checkers) == 0 {
+				fmt.Fprintf(tw, "    %s\t%s\t%s\t-\t-\t-\t-\n", rs.Addr, state, weight)
+			}
+			for i, ck := range rs.Checkers {
+				res, last := "up", "-"
+				if !ck.Up {
+					res = "down"
+				}
+				if ck.Failures > 0 {
+					res += fmt.Sprintf(" (%d failed)", ck.Failures)
+				}
+				if !ck.LastCheck.IsZero() {
+					last = now.Sub(ck.LastCheck).Round(time.Millisecond).String() + " ago"
+				}
+				addr, st, wt := rs.Addr, state, weight
+				if i > 0 {
+					addr, st, wt = "", "", ""
+				}
+				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%s\n", addr, st, wt, ck.Kind, res, last, ck.Detail)
+			}
+		}
+		tw.Flush()
+	}
 }
 
 func printCluster(w io.Writer, st control.Status) {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -20,6 +21,9 @@ import (
 	"github.com/vipd/vipd/internal/control"
 	"github.com/vipd/vipd/internal/metrics"
 	"github.com/vipd/vipd/internal/sdnotify"
+	"github.com/vipd/vipd/lb"
+	"github.com/vipd/vipd/lb/check"
+	"github.com/vipd/vipd/lb/dataplane"
 	"github.com/vipd/vipd/vrrp"
 	"github.com/vipd/vipd/vrrp/announce"
 	"github.com/vipd/vipd/vrrp/notify"
@@ -41,8 +45,11 @@ type daemon struct {
 	side    *side // gateway prober and gossip; nil without an arbiter block
 	started time.Time
 
-	mu       sync.Mutex // guards reloaded
+	mu       sync.Mutex // guards reloaded and lb
 	reloaded time.Time
+	plane    dataplane.Plane // the load balancer's data plane, once chosen
+	lb       *lbRun          // nil without virtual servers
+	lbCtx    context.Context // parent of the load balancer's runs
 }
 
 func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error) {
@@ -129,6 +136,10 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.engine.Run(ctx) })
+	if err := d.startLB(ctx, d.cfg, nil); err != nil {
+		return err
+	}
+	defer d.stopLB(false)
 	g.Go(func() error { return control.NewServer(d.opt.socket, d, d.log).Run(ctx) })
 	if addr := d.cfg.Global.MetricsListen; addr.IsValid() {
 		reg := prometheus.NewRegistry()
@@ -170,7 +181,7 @@ func (s statusSource) Status(ctx context.Context) (control.Status, error) {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	return control.Status{Node: s.d.opt.node, ConfigFile: s.d.opt.file, Started: s.d.started, Reloaded: s.d.reloaded,
-		Instances: insts, Cluster: s.d.side.clusterView(), Gateway: s.d.side.gatewayStatus()}, nil
+		Instances: insts, Cluster: s.d.side.clusterView(), Gateway: s.d.side.gatewayStatus(), LB: s.d.lbStatus()}, nil
 }
 
 // Status implements control.Backend.
@@ -184,7 +195,7 @@ func (d *daemon) Status() control.Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return control.Status{Node: d.opt.node, ConfigFile: d.opt.file, Started: d.started, Reloaded: d.reloaded,
-		Instances: insts, Cluster: d.side.clusterView(), Gateway: d.side.gatewayStatus()}
+		Instances: insts, Cluster: d.side.clusterView(), Gateway: d.side.gatewayStatus(), LB: d.lbStatus()}
 }
 
 // Handover implements control.Backend.
@@ -208,14 +219,95 @@ func (d *daemon) Reload() error {
 	if err != nil {
 		return fmt.Errorf("reload %s: %w", d.opt.file, err)
 	}
+	// The new load balancer is built (pure) before anything changes, so
+	// a virtual server it rejects rejects the whole reload.
+	d.mu.Lock()
+	var resume map[string]check.Status
+	if d.lb != nil {
+		resume = d.lb.m.Checks()
+	}
+	next, plane, err := newLB(cfg, filepath.Dir(d.opt.socket), d.plane, resume, d.log)
+	d.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("reload %s: %w", d.opt.file, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := d.engine.Reload(ctx, cfg); err != nil {
 		return err
 	}
+	d.swapLB(next, plane)
 	d.mu.Lock()
 	d.reloaded = time.Now()
 	d.mu.Unlock()
 	d.log.Info("configuration reloaded", "config", d.opt.file, "instances", len(cfg.Instances))
 	return nil
+}
+
+// startLB starts the load balancer for cfg (nothing without virtual
+// servers); resume carries checker states.
+func (d *daemon) startLB(ctx context.Context, cfg *config.Config, resume map[string]check.Status) error {
+	m, plane, err := newLB(cfg, filepath.Dir(d.opt.socket), d.plane, resume, d.log)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.lbCtx = ctx
+	d.mu.Unlock()
+	d.swapLB(m, plane)
+	return nil
+}
+
+// swapLB replaces the running load balancer with m (nil: none). The old
+// one leaves the kernel state to the new one, whose first Apply changes
+// only what differs; with no successor it removes what it made.
+func (d *daemon) swapLB(m *lb.Manager, plane dataplane.Plane) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.plane = plane
+	if old := d.lb; old != nil {
+		if m != nil {
+			old.m.KeepOnExit()
+		}
+		old.cancel()
+		if err := <-old.done; err != nil {
+			d.log.Error("load balancer", "err", err)
+		}
+		d.lb = nil
+	}
+	if m == nil || d.lbCtx == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(d.lbCtx)
+	r := &lbRun{m: m, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- m.Run(ctx) }()
+	d.lb = r
+}
+
+// stopLB stops the load balancer; it removes its kernel state unless keep.
+func (d *daemon) stopLB(keep bool) {
+	d.mu.Lock()
+	r := d.lb
+	d.lb = nil
+	d.mu.Unlock()
+	if r == nil {
+		return
+	}
+	if keep {
+		r.m.KeepOnExit()
+	}
+	r.cancel()
+	if err := <-r.done; err != nil {
+		d.log.Error("load balancer", "err", err)
+	}
+}
+
+// lbStatus is the load balancer's part of the status; nil without one.
+// Callers hold d.mu.
+func (d *daemon) lbStatus() *control.LBStatus {
+	if d.lb == nil {
+		return nil
+	}
+	st := d.lb.m.Status()
+	return &st
 }

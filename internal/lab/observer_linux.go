@@ -149,6 +149,9 @@ func (o *Observer) sampleLocked(hs []*netlink.Handle) {
 			if a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) != 0 {
 				continue
 			}
+			if a.LinkIndex == loopbackIndex {
+				continue // an LVS-DR real server's VIP: it never answers for it
+			}
 			ip, ok := netip.AddrFromSlice(a.IP)
 			if !ok {
 				continue
@@ -163,6 +166,9 @@ func (o *Observer) sampleLocked(hs []*netlink.Handle) {
 	close(o.changed)
 	o.changed = make(chan struct{})
 }
+
+// loopbackIndex is lo's interface index in every network namespace.
+const loopbackIndex = 1
 
 // addrList retries dumps the kernel reports as interrupted by a concurrent
 // change (exactly what happens while VIPs move).

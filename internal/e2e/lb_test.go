@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -369,6 +370,36 @@ virtual_server %[1]s 80 {
 		misc["n2"].up(t)
 		waitRS(t, v, vs82, rsAddr(n2, 8081), true, 10*time.Second)
 		checkShares(t, "quorum back", c.spread(t, url(82), 60), map[string]int{"n2": 1, "n4": 1})
+	})
+	t.Run("reload changes a weight without flapping the real servers", func(t *testing.T) {
+		before := lbVS(t, v, vs80)
+		b, err := os.ReadFile(v.Conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// n2 is the first real server of port 80, written with weight 1.
+		conf := strings.Replace(string(b), "weight 1\n", "weight 3\n", 1)
+		if err := os.WriteFile(v.Conf, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Proc.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for lbVS(t, v, vs80).RealServers[0].Weight != 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("weight not reloaded: %+v", lbVS(t, v, vs80))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		after := lbVS(t, v, vs80)
+		for i, rs := range after.RealServers {
+			if !rs.Alive || rs.Checkers[0].LastCheck.Before(before.RealServers[i].Checkers[0].LastCheck) {
+				t.Errorf("%s after reload: alive=%v last check %v (before: %v): state not carried over",
+					rs.Addr, rs.Alive, rs.Checkers[0].LastCheck, before.RealServers[i].Checkers[0].LastCheck)
+			}
+		}
+		checkShares(t, "wrr 3:2:3 after reload", c.spread(t, url(80), 320), map[string]int{"n2": 3, "n3": 2, "n4": 3})
 	})
 	_ = sorry
 }

@@ -8,7 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/vipd/vipd/internal/etcdlab"
 )
+
+// The lab's hosts start etcd members in their namespaces.
+var _ etcdlab.ProcessStarter[*Proc] = (*Host)(nil)
 
 // Etcd is an etcd cluster of lab processes (Debian's etcd-server), the
 // arbiter's "cluster elsewhere" in tests and the demo.
@@ -23,8 +28,7 @@ type EtcdMember struct {
 	ClientURL string
 	PeerURL   string
 	Proc      *Proc
-	dataDir   string
-	initial   string
+	member    etcdlab.Member
 }
 
 // StartEtcd runs an etcd cluster with one member per entry of hosts (a
@@ -36,23 +40,24 @@ func (l *Lab) StartEtcd(ctx context.Context, hosts []*Host, dir string) (*Etcd, 
 		return nil, fmt.Errorf("lab: etcd is not installed (scripts/install-deps.sh installs etcd-server): %w", err)
 	}
 	e := &Etcd{}
-	var initial []string
+	var members []etcdlab.Member
 	seen := map[*Host]int{}
 	for i, h := range hosts {
 		k := seen[h]
 		seen[h]++
-		m := &EtcdMember{
-			Name:      fmt.Sprintf("e%d", i+1),
-			Host:      h,
-			ClientURL: fmt.Sprintf("http://%s:%d", h.Addr4, 2379+100*k),
-			PeerURL:   fmt.Sprintf("http://%s:%d", h.Addr4, 2380+100*k),
-			dataDir:   filepath.Join(dir, fmt.Sprintf("etcd-e%d", i+1)),
-		}
-		initial = append(initial, m.Name+"="+m.PeerURL)
-		e.Members = append(e.Members, m)
+		members = append(members, etcdlab.Member{
+			Name:       fmt.Sprintf("e%d", i+1),
+			IP:         h.Addr4.String(),
+			ClientPort: etcdlab.DefaultClientPort + 100*k,
+			PeerPort:   etcdlab.DefaultPeerPort + 100*k,
+			DataDir:    filepath.Join(dir, fmt.Sprintf("etcd-e%d", i+1)),
+		})
 	}
-	for _, m := range e.Members {
-		m.initial = strings.Join(initial, ",")
+	initial := etcdlab.InitialCluster(members...)
+	for i, mb := range members {
+		mb.InitialCluster = initial
+		m := &EtcdMember{Name: mb.Name, Host: hosts[i], ClientURL: mb.ClientURL(), PeerURL: mb.PeerURL(), member: mb}
+		e.Members = append(e.Members, m)
 		if err := m.Start(); err != nil {
 			return nil, err
 		}
@@ -62,12 +67,7 @@ func (l *Lab) StartEtcd(ctx context.Context, hosts []*Host, dir string) (*Etcd, 
 
 // Start (re)starts the member with its data directory.
 func (m *EtcdMember) Start() error {
-	argv := []string{"etcd", "--name", m.Name, "--data-dir", m.dataDir,
-		"--listen-client-urls", m.ClientURL, "--advertise-client-urls", m.ClientURL,
-		"--listen-peer-urls", m.PeerURL, "--initial-advertise-peer-urls", m.PeerURL,
-		"--initial-cluster", m.initial, "--initial-cluster-state", "new",
-		"--initial-cluster-token", "vipd-lab",
-		"--heartbeat-interval", "50", "--election-timeout", "500"}
+	argv := etcdlab.Args(m.member) // the same flags as every lab etcd
 	p, err := m.Host.Start(argv, nil, "")
 	if err != nil {
 		return fmt.Errorf("lab: start etcd %s: %w", m.Name, err)

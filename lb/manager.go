@@ -47,7 +47,10 @@ type Manager struct {
 	log   *slog.Logger
 	pools []*pool
 
-	updates chan update
+	// updates carries every checker's statuses; where finds a status's
+	// checker by its key (set before the checkers start, then read-only).
+	updates chan check.Status
+	where   map[string]where
 	scripts chan event
 
 	mu      sync.Mutex // guards what Status and Checks read
@@ -56,10 +59,7 @@ type Manager struct {
 	keep    bool // Run leaves the kernel state at exit (reload hands over)
 }
 
-type update struct {
-	pool, member, checker int
-	st                    check.Status
-}
+type where struct{ pool, member, checker int }
 
 // New builds a manager for cfg's virtual servers on plane.
 func New(cfg *config.Config, plane dataplane.Plane, o Options) (*Manager, error) {
@@ -79,7 +79,7 @@ func New(cfg *config.Config, plane dataplane.Plane, o Options) (*Manager, error)
 		o.NewProber = check.NewProber
 	}
 	m := &Manager{o: o, plane: plane, log: o.Log.With("component", "lb", "dataplane", plane.Name()),
-		updates: make(chan update, 1024), scripts: make(chan event, 1024)}
+		updates: make(chan check.Status, 1024), where: map[string]where{}, scripts: make(chan event, 1024)}
 	var errs []error
 	for _, vs := range cfg.VirtualServers {
 		p, err := newPool(vs, cfg.VirtualServerGroups, o.Resume)
@@ -148,24 +148,9 @@ func (m *Manager) Run(ctx context.Context) error {
 					opt.Paused = func() bool { return !anyLocal(addrs, m.o.Local) }
 				}
 				c := check.NewChecker(key, probe, check.TimingOf(ck, p.vs.Alpha), opt)
-				ch := make(chan check.Status)
-				wg.Add(2)
-				go func() { defer wg.Done(); _ = c.Run(cctx, ch) }()
-				go func() {
-					defer wg.Done()
-					for {
-						select {
-						case st := <-ch:
-							select {
-							case m.updates <- update{pi, mi, ci, st}:
-							case <-cctx.Done():
-								return
-							}
-						case <-cctx.Done():
-							return
-						}
-					}
-				}()
+				m.where[key] = where{pi, mi, ci}
+				wg.Add(1)
+				go func() { defer wg.Done(); _ = c.Run(cctx, m.updates) }()
 				n++
 			}
 		}
@@ -203,14 +188,18 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // record applies one checker status; it reports whether the kernel state
 // may have changed.
-func (m *Manager) record(u update) bool {
+func (m *Manager) record(st check.Status) bool {
+	u, ok := m.where[st.Key]
+	if !ok {
+		return false
+	}
 	m.mu.Lock()
 	p := m.pools[u.pool]
 	mem := p.members[u.member]
 	before := mem.alive
 	beforeW := mem.weight
 	beforeQ := p.quorum
-	evs := p.update(u.member, u.checker, u.st)
+	evs := p.update(u.member, u.checker, st)
 	changed := before != mem.alive || beforeW != mem.weight || beforeQ != p.quorum
 	m.mu.Unlock()
 	for _, ev := range evs {

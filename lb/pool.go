@@ -18,6 +18,7 @@ type pool struct {
 	entries []vsAddress // one per kernel service (several for a virtual_server_group)
 	members []*member
 	quorum  bool
+	liveW   int // sum of the live members' weights, kept by update
 }
 
 // vsAddress is one address the virtual server answers on.
@@ -102,7 +103,12 @@ func newPool(vs *config.VirtualServer, groups []*config.VirtualServerGroup, resu
 		m.weight, m.alive = check.EffectiveWeight(*rs, m.checks)
 		p.members = append(p.members, m)
 	}
-	p.quorum = check.Quorum(*vs, p.live(), true)
+	for _, m := range p.members {
+		if m.alive {
+			p.liveW += m.weight
+		}
+	}
+	p.quorum = check.QuorumOf(*vs, p.liveW, true)
 	return p, nil
 }
 
@@ -115,16 +121,6 @@ func protocol(vs *config.VirtualServer) string {
 		return "TCP"
 	}
 	return vs.Protocol
-}
-
-func (p *pool) live() []check.RSWeight {
-	var out []check.RSWeight
-	for _, m := range p.members {
-		if m.alive {
-			out = append(out, check.RSWeight{Key: m.key, Weight: m.weight})
-		}
-	}
-	return out
 }
 
 // update records a checker status of member mi, checker ci, and returns
@@ -141,8 +137,14 @@ func (p *pool) update(mi, ci int, st check.Status) []event {
 		}
 		evs = append(evs, ev)
 	}
+	if m.alive {
+		p.liveW -= m.weight
+	}
+	if alive {
+		p.liveW += w
+	}
 	m.alive, m.weight = alive, w
-	if q := check.Quorum(*p.vs, p.live(), p.quorum); q != p.quorum {
+	if q := check.QuorumOf(*p.vs, p.liveW, p.quorum); q != p.quorum {
 		p.quorum = q
 		ev := event{kind: EventQuorumDown, vs: p.name, script: p.vs.QuorumDown}
 		if q {

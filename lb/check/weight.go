@@ -51,13 +51,18 @@ type RSWeight struct {
 // live weights, quorum is gained when W > 0 and W >= quorum+hysteresis and
 // lost when W == 0 or W < quorum-hysteresis.
 func Quorum(vs config.VirtualServer, live []RSWeight, was bool) (up bool) {
-	q := vs.Quorum
-	if q < 1 {
-		q = 1 // keepalived's default and minimum
-	}
 	w := 0
 	for _, r := range live {
 		w += r.Weight
+	}
+	return QuorumOf(vs, w, was)
+}
+
+// QuorumOf is Quorum for a known sum w of the live weights.
+func QuorumOf(vs config.VirtualServer, w int, was bool) (up bool) {
+	q := vs.Quorum
+	if q < 1 {
+		q = 1 // keepalived's default and minimum
 	}
 	if was {
 		return w > 0 && w >= q-vs.Hysteresis

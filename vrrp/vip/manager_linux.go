@@ -21,13 +21,49 @@ type Manager struct {
 
 	mu      sync.Mutex
 	parents map[string]*parentState // VMAC parent name → saved sysctls, guarded by mu
+
+	// links caches interfaces by name for the refreshes: with 1,000 VIPs
+	// refreshed 4× per lifetime, a lookup per refresh doubled the netlink
+	// traffic. Entries expire after linkCacheTTL, and a request that finds
+	// the cached interface gone looks it up again (it was recreated).
+	linkMu sync.Mutex
+	links  map[string]cachedLink
+	now    func() time.Time
+}
+
+type cachedLink struct {
+	link netlink.Link
+	at   time.Time
+}
+
+// linkCacheTTL bounds how long a renamed or recreated interface can be
+// served from the cache; ifindexes are not reused that fast.
+const linkCacheTTL = time.Second
+
+// link returns the interface called name, from the cache when fresh.
+func (m *Manager) link(name string, fresh bool) (netlink.Link, error) {
+	m.linkMu.Lock()
+	c, ok := m.links[name]
+	m.linkMu.Unlock()
+	if ok && !fresh && m.now().Sub(c.at) < linkCacheTTL {
+		return c.link, nil
+	}
+	l, err := m.h.LinkByName(name)
+	m.linkMu.Lock()
+	defer m.linkMu.Unlock()
+	if err != nil {
+		delete(m.links, name)
+		return nil, err
+	}
+	m.links[name] = cachedLink{link: l, at: m.now()}
+	return l, nil
 }
 
 // New returns a Manager that works through h. Sysctls (VMAC only) are
 // written in the namespace of the calling thread, so h should belong to
 // that namespace; use NewAt for another namespace.
 func New(h *netlink.Handle) *Manager {
-	return &Manager{h: h, ns: netns.None(), parents: map[string]*parentState{}}
+	return &Manager{h: h, ns: netns.None(), parents: map[string]*parentState{}, links: map[string]cachedLink{}, now: time.Now}
 }
 
 // NewDefault returns a Manager for the current network namespace.
@@ -59,6 +95,11 @@ func (m *Manager) Close() {
 // toNetlink builds the request for a, with lifetime in seconds (0 =
 // permanent).
 func (m *Manager) toNetlink(a Addr, lifetime uint32) (netlink.Link, *netlink.Addr, error) {
+	return m.toNetlinkLink(a, lifetime, true)
+}
+
+// toNetlinkLink is toNetlink; fresh false allows a cached interface.
+func (m *Manager) toNetlinkLink(a Addr, lifetime uint32, fresh bool) (netlink.Link, *netlink.Addr, error) {
 	if !a.Prefix.IsValid() {
 		return nil, nil, fmt.Errorf("vip: %v: invalid prefix", a)
 	}
@@ -69,7 +110,7 @@ func (m *Manager) toNetlink(a Addr, lifetime uint32) (netlink.Link, *netlink.Add
 	if len(a.Label) > unix.IFNAMSIZ-1 {
 		return nil, nil, fmt.Errorf("vip: %v: label %q longer than %d bytes", a, a.Label, unix.IFNAMSIZ-1)
 	}
-	link, err := m.h.LinkByName(a.Dev)
+	link, err := m.link(a.Dev, fresh)
 	if err != nil {
 		return nil, nil, fmt.Errorf("vip: %v: %w", a, err)
 	}
@@ -120,12 +161,19 @@ func (m *Manager) Apply(addrs []Addr, lifetime time.Duration) error {
 	lft := LifetimeSeconds(lifetime)
 	var errs []error
 	for _, a := range addrs {
-		link, na, err := m.toNetlink(a, lft)
+		link, na, err := m.toNetlinkLink(a, lft, false)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if err := m.h.AddrReplace(link, na); err != nil {
+		err = m.h.AddrReplace(link, na)
+		if errors.Is(err, unix.ENODEV) {
+			// The cached interface is gone: it was recreated, look again.
+			if link, na, err = m.toNetlinkLink(a, lft, true); err == nil {
+				err = m.h.AddrReplace(link, na)
+			}
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("vip: apply %v: %w", a, err))
 		}
 	}

@@ -341,3 +341,29 @@ func TestRemoveNotPresentIsNil(t *testing.T) {
 		t.Errorf("EADDRNOTAVAIL leaked")
 	}
 }
+
+// TestApplyAfterInterfaceRecreated: refreshes use a cached interface; when
+// the interface is deleted and made again (new index), the next Apply
+// finds the new one instead of failing until the cache expires.
+func TestApplyAfterInterfaceRecreated(t *testing.T) {
+	w := newWorld(t)
+	p := netip.MustParsePrefix("10.6.0.1/24")
+	a := []Addr{{Prefix: p, Dev: w.dev}}
+	if err := w.m.Apply(a, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	old, err := w.ns.nl.LinkByName(w.dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.ns.nl.LinkDel(old); err != nil { // takes the peer with it
+		t.Fatal(err)
+	}
+	veth(t, w.ns, w.dev, w.ns, linkName("vq"))
+	if err := w.m.Apply(a, 2*time.Second); err != nil {
+		t.Fatalf("Apply after the interface was recreated: %v", err)
+	}
+	if _, _, ok := w.lookup(t, p); !ok {
+		t.Errorf("%v not on the recreated %s", p, w.dev)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 
 	"github.com/vipd/vipd/config"
@@ -83,7 +82,7 @@ func choosePlane(cfg *config.Config, stateDir string, log *slog.Logger) (datapla
 	if err := nft.Available(); err != nil {
 		return nil, fmt.Errorf("lb_dataplane nftables: %w", err)
 	}
-	c, err := nftables.New()
+	c, err := nft.Dial()
 	if err != nil {
 		return nil, fmt.Errorf("lb_dataplane nftables: %w", err)
 	}

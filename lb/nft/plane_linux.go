@@ -11,7 +11,9 @@ import (
 	"sync"
 
 	"github.com/google/nftables"
+	mnl "github.com/mdlayher/netlink"
 	"github.com/vipd/vipd/lb/dataplane"
+	"golang.org/x/sys/unix"
 )
 
 // Plane owns one nftables table and keeps it equal to the last State given
@@ -235,3 +237,35 @@ var _ dataplane.Plane = (*Plane)(nil)
 func (p *Plane) Validate(s Service) error { return validateService(&s) }
 
 var _ dataplane.Validator = (*Plane)(nil)
+
+// batchBuffer is the netlink send buffer Dial asks for. A batch goes out
+// in one sendmsg, which the kernel refuses (EMSGSIZE) beyond the socket's
+// send buffer: the default ~200 KiB holds a few hundred real servers, a
+// thousand need about 1 MiB. nft(8) sizes its buffer the same way.
+const batchBuffer = 32 << 20
+
+// Dial opens an nftables connection whose batches may be as large as the
+// biggest State needs (SO_SNDBUFFORCE, root or CAP_NET_ADMIN); opts are
+// passed on (e.g. nftables.WithNetNSFd).
+func Dial(opts ...nftables.ConnOption) (*nftables.Conn, error) {
+	opts = append(opts, nftables.WithSockOptions(func(c *mnl.Conn) error {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, batchBuffer)
+			if serr == nil {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, batchBuffer)
+			}
+		}); err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("nft: netlink buffers: %w", serr)
+		}
+		return nil
+	}))
+	return nftables.New(opts...)
+}

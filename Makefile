@@ -15,7 +15,7 @@ deps:
 	./scripts/install-deps.sh
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/vipd ./cmd/vipctl ./cmd/viplab
+	$(GO) build -o $(BIN)/ ./cmd/vipd ./cmd/vipctl ./cmd/viplab ./cmd/vipbench
 
 # The whole suite: unit tests, namespace end-to-end tests, keepalived interop.
 test: deps build lint
@@ -30,8 +30,12 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
+# Go benchmarks (checkers, request rate through the VIP vs direct, codec...),
+# then vipd against keepalived in the lab: writes docs/benchmarks.md and
+# docs/benchmarks.png (about 10 minutes; root).
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	./$(BIN)/vipbench --bin $(BIN)
 
 demo: deps build
 	./bin/viplab demo --bin bin

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/vipd/vipd/internal/lab"
@@ -99,14 +101,29 @@ func newFailoverLab(ctx context.Context, kind, advert string, bins Bins, dir str
 
 func (f *failoverLab) close() error { return f.lab.Close() }
 
-// settle waits until n1 alone holds every VIP, then one more second.
+// settle waits until n1 alone holds every VIP, then one more second and
+// a random part of an advert interval: the fault must land at a random
+// phase of the master's adverts. A fixed delay after the takeover puts it
+// at the same phase every time, a phase that differs between the daemons
+// (one sends its first advert before installing the VIPs, the other
+// after), and the backups' down timers then differ by a constant share
+// of an interval.
 func (f *failoverLab) settle(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, settleLimit)
 	defer cancel()
 	if err := f.until(ctx, func(h []string) bool { return slices.Equal(h, []string{"n1"}) }); err != nil {
 		return fmt.Errorf("bench: %s lab not settled on n1: %w", f.kind, err)
 	}
-	return pause(ctx, time.Second)
+	return pause(ctx, time.Second+phaseJitter(f.advert))
+}
+
+// phaseJitter is a uniformly random duration in [0, advert_int).
+func phaseJitter(advert string) time.Duration {
+	sec, err := strconv.ParseFloat(advert, 64)
+	if err != nil || sec <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(sec * float64(time.Second))))
 }
 
 // until polls the observer until cond holds for every VIP's holders.

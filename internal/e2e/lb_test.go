@@ -116,6 +116,25 @@ func (c *lbClient) get(url string) (string, error) {
 	return string(b), err
 }
 
+// waitServing retries url until it answers: right after a takeover the
+// client may still send to the old master's MAC until the new master's
+// gratuitous ARP reaches it, as with any VRRP pair. It logs how long.
+func (c *lbClient) waitServing(t *testing.T, url string, limit time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for {
+		_, err := c.get(url)
+		if err == nil {
+			t.Logf("serving through the new master %s after it took the VIP", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("GET %s still failing %s after the takeover: %v", url, limit, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // spread makes n requests and counts who answered.
 func (c *lbClient) spread(t *testing.T, url string, n int) map[string]int {
 	t.Helper()
@@ -556,6 +575,7 @@ func TestSeed001LVSDR(t *testing.T) {
 
 	v1.Proc.Stop() // /etc/init.d/keepalived stop on the master
 	w.waitHolder(t, vip, "n2", 15*time.Second)
+	c.waitServing(t, url, 5*time.Second)
 	checkShares(t, "through the backup director", c.spread(t, url, 200), map[string]int{"n3": 1, "n4": 1})
 	w.assertNoSplitBrain(t, vip)
 }
@@ -598,6 +618,7 @@ func TestSeed004LVSWRR(t *testing.T) {
 	checkShares(t, "DR wrr persistence", c.spread(t, url, 50), map[string]int{"n3": 1})
 	v1.Proc.Stop() // service keepalived stop
 	w.waitHolder(t, vip, "n2", 15*time.Second)
+	c.waitServing(t, url, 5*time.Second)
 	if err := w.lab.Client.Reach(context.Background(), vip); err != nil {
 		t.Errorf("ping VIP after failover: %v", err)
 	}

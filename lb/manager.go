@@ -195,12 +195,7 @@ func (m *Manager) record(st check.Status) bool {
 	}
 	m.mu.Lock()
 	p := m.pools[u.pool]
-	mem := p.members[u.member]
-	before := mem.alive
-	beforeW := mem.weight
-	beforeQ := p.quorum
-	evs := p.update(u.member, u.checker, st)
-	changed := before != mem.alive || beforeW != mem.weight || beforeQ != p.quorum
+	evs, changed := p.update(u.member, u.checker, st)
 	m.mu.Unlock()
 	for _, ev := range evs {
 		m.log.Info("load balancer change", "event", ev.kind, "vs", ev.vs, "rs", ev.rs, "reason", ev.detail)
@@ -334,8 +329,7 @@ func (m *Manager) Status() control.LBStatus {
 		if vs.Kind == "" {
 			vs.Kind = dataplane.NAT
 		}
-		sorry := p.vs.SorryServer != nil && p.vs.SorryServer.Addr.IsValid()
-		vs.Sorry = sorry && !p.quorum
+		vs.Sorry = p.hasSorry() && !p.quorum
 		for _, mem := range p.members {
 			rs := control.RealServerStatus{Addr: mem.key, Alive: mem.alive, InTable: check.InTable(*mem.rs, mem.alive) && !vs.Sorry}
 			if mem.alive {

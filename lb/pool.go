@@ -108,7 +108,7 @@ func newPool(vs *config.VirtualServer, groups []*config.VirtualServerGroup, resu
 			p.liveW += m.weight
 		}
 	}
-	p.quorum = check.QuorumOf(*vs, p.liveW, true)
+	p.quorum = check.Quorum(*vs, p.liveW, true)
 	return p, nil
 }
 
@@ -123,13 +123,14 @@ func protocol(vs *config.VirtualServer) string {
 	return vs.Protocol
 }
 
-// update records a checker status of member mi, checker ci, and returns
-// what changed: a real server going up or down, then the quorum.
-func (p *pool) update(mi, ci int, st check.Status) []event {
+// update records a checker status of member mi, checker ci. It returns
+// the events (a real server going up or down, then the quorum) and whether
+// the kernel table may differ: liveness, weight or quorum changed.
+func (p *pool) update(mi, ci int, st check.Status) (evs []event, changed bool) {
 	m := p.members[mi]
 	m.checks[ci] = st
 	w, alive := check.EffectiveWeight(*m.rs, m.checks)
-	var evs []event
+	changed = alive != m.alive || w != m.weight
 	if alive != m.alive {
 		ev := event{kind: EventRSDown, vs: p.name, rs: m.key, script: m.rs.NotifyDown, detail: st.Detail}
 		if alive {
@@ -144,15 +145,33 @@ func (p *pool) update(mi, ci int, st check.Status) []event {
 		p.liveW += w
 	}
 	m.alive, m.weight = alive, w
-	if q := check.QuorumOf(*p.vs, p.liveW, p.quorum); q != p.quorum {
-		p.quorum = q
+	if q := check.Quorum(*p.vs, p.liveW, p.quorum); q != p.quorum {
+		p.quorum, changed = q, true
 		ev := event{kind: EventQuorumDown, vs: p.name, script: p.vs.QuorumDown}
 		if q {
 			ev.kind, ev.script = EventQuorumUp, p.vs.QuorumUp
 		}
 		evs = append(evs, ev)
 	}
-	return evs
+	return evs, changed
+}
+
+// hasSorry reports whether the virtual server has a sorry_server.
+func (p *pool) hasSorry() bool { return p.vs.SorryServer != nil && p.vs.SorryServer.Addr.IsValid() }
+
+// sorryFor is the sorry server of entry e (its port defaults to the
+// entry's), or nil without one. sorry_server_inhibit only keeps an
+// inactive sorry server in IPVS at weight 0; an active one always takes
+// traffic, so the weight is 1.
+func (p *pool) sorryFor(e vsAddress) *dataplane.Backend {
+	if !p.hasSorry() {
+		return nil
+	}
+	port := p.vs.SorryServer.Port
+	if port == 0 {
+		port = e.port
+	}
+	return &dataplane.Backend{Addr: p.vs.SorryServer.Addr, Port: port, Weight: 1}
 }
 
 // services returns the kernel services of the pool: keepalived's table
@@ -160,8 +179,7 @@ func (p *pool) update(mi, ci int, st check.Status) []event {
 // (for device-bound planes); it may return "".
 func (p *pool) services(dev func(netip.Addr) string) []dataplane.Service {
 	var backends []dataplane.Backend
-	sorry := p.vs.SorryServer != nil && p.vs.SorryServer.Addr.IsValid()
-	if !p.quorum && sorry {
+	if !p.quorum && p.hasSorry() {
 		// ipwrapper.c: on quorum loss with a sorry server every real server
 		// leaves the table and the sorry server takes their place.
 		backends = nil
@@ -197,15 +215,8 @@ func (p *pool) services(dev func(netip.Addr) string) []dataplane.Service {
 		if e.addr.IsValid() && dev != nil {
 			s.Dev = dev(e.addr)
 		}
-		if len(backends) == 0 && sorry {
-			// sorry_server_inhibit only keeps an inactive sorry server in
-			// IPVS at weight 0; an active one always takes traffic.
-			w := 1
-			port := p.vs.SorryServer.Port
-			if port == 0 {
-				port = e.port
-			}
-			s.Sorry = &dataplane.Backend{Addr: p.vs.SorryServer.Addr, Port: port, Weight: w}
+		if len(backends) == 0 {
+			s.Sorry = p.sorryFor(e)
 		}
 		out = append(out, s)
 	}
@@ -231,13 +242,7 @@ func (p *pool) configured(dev func(netip.Addr) string) []dataplane.Service {
 		for _, m := range p.members {
 			out[i].Backends = append(out[i].Backends, dataplane.Backend{Addr: m.rs.Addr, Port: m.rs.Port, Weight: m.rs.Weight})
 		}
-		if s := p.vs.SorryServer; s != nil && s.Addr.IsValid() {
-			port := s.Port
-			if port == 0 {
-				port = p.vs.Port
-			}
-			out[i].Sorry = &dataplane.Backend{Addr: s.Addr, Port: port, Weight: 1}
-		}
+		out[i].Sorry = p.sorryFor(p.entries[i])
 	}
 	return out
 }

@@ -92,7 +92,8 @@ func TestPoolKeepalivedSemantics(t *testing.T) {
 	}
 	for _, s := range steps {
 		var got []ev
-		for _, e := range p.update(s.member, s.ck, s.st) {
+		evs, _ := p.update(s.member, s.ck, s.st)
+		for _, e := range evs {
 			got = append(got, ev{e.kind, e.rs, e.script})
 		}
 		if diff := cmp.Diff(s.events, got); diff != "" {

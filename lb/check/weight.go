@@ -40,26 +40,11 @@ func InTable(rs config.RealServer, alive bool) bool {
 	return alive || rs.InhibitOnFailure
 }
 
-// RSWeight is a live real server and its effective weight.
-type RSWeight struct {
-	Key    string
-	Weight int
-}
-
-// Quorum returns whether vs has quorum given its live real servers and the
-// previous state was (ipwrapper.c update_quorum_state): with W the sum of
-// live weights, quorum is gained when W > 0 and W >= quorum+hysteresis and
-// lost when W == 0 or W < quorum-hysteresis.
-func Quorum(vs config.VirtualServer, live []RSWeight, was bool) (up bool) {
-	w := 0
-	for _, r := range live {
-		w += r.Weight
-	}
-	return QuorumOf(vs, w, was)
-}
-
-// QuorumOf is Quorum for a known sum w of the live weights.
-func QuorumOf(vs config.VirtualServer, w int, was bool) (up bool) {
+// Quorum returns whether vs has quorum given w, the sum of its live real
+// servers' weights, and the previous state was (ipwrapper.c
+// update_quorum_state): quorum is gained when w > 0 and
+// w >= quorum+hysteresis and lost when w == 0 or w < quorum-hysteresis.
+func Quorum(vs config.VirtualServer, w int, was bool) (up bool) {
 	q := vs.Quorum
 	if q < 1 {
 		q = 1 // keepalived's default and minimum

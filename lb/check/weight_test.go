@@ -45,23 +45,24 @@ func TestEffectiveWeight(t *testing.T) {
 }
 
 func TestQuorum(t *testing.T) {
-	ws := func(w ...int) []RSWeight {
-		var out []RSWeight
+	// ws is the sum of the live real servers' weights.
+	ws := func(w ...int) int {
+		sum := 0
 		for _, x := range w {
-			out = append(out, RSWeight{Weight: x})
+			sum += x
 		}
-		return out
+		return sum
 	}
 	tests := []struct {
 		name      string
 		quorum    int
 		hyst      int
-		live      []RSWeight
+		live      int
 		was, want bool
 	}{
 		{"default quorum 1: one live server gains", 0, 0, ws(1), false, true},
-		{"no live server: never gained", 1, 0, nil, false, false},
-		{"no live server: lost", 1, 0, nil, true, false},
+		{"no live server: never gained", 1, 0, ws(), false, false},
+		{"no live server: lost", 1, 0, ws(), true, false},
 		{"weight 0 servers only: lost even with quorum reached by rule", 1, 1, ws(0, 0), true, false},
 		{"gain needs quorum+hysteresis", 4, 1, ws(2, 2), false, false},
 		{"gain at quorum+hysteresis", 4, 1, ws(3, 2), false, true},
@@ -75,7 +76,7 @@ func TestQuorum(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			vs := config.VirtualServer{Quorum: tt.quorum, Hysteresis: tt.hyst}
 			if got := Quorum(vs, tt.live, tt.was); got != tt.want {
-				t.Errorf("Quorum(q=%d h=%d %v, was %v) = %v, want %v", tt.quorum, tt.hyst, tt.live, tt.was, got, tt.want)
+				t.Errorf("Quorum(q=%d h=%d w=%d, was %v) = %v, want %v", tt.quorum, tt.hyst, tt.live, tt.was, got, tt.want)
 			}
 		})
 	}

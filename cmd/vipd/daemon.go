@@ -139,7 +139,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if err := d.startLB(ctx, d.cfg, nil); err != nil {
 		return err
 	}
-	defer d.stopLB(false)
+	defer d.swapLB(nil, nil) // stop it; it removes what it made
 	g.Go(func() error { return control.NewServer(d.opt.socket, d, d.log).Run(ctx) })
 	if addr := d.cfg.Global.MetricsListen; addr.IsValid() {
 		reg := prometheus.NewRegistry()
@@ -282,24 +282,6 @@ func (d *daemon) swapLB(m *lb.Manager, plane dataplane.Plane) {
 	r := &lbRun{m: m, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- m.Run(ctx) }()
 	d.lb = r
-}
-
-// stopLB stops the load balancer; it removes its kernel state unless keep.
-func (d *daemon) stopLB(keep bool) {
-	d.mu.Lock()
-	r := d.lb
-	d.lb = nil
-	d.mu.Unlock()
-	if r == nil {
-		return
-	}
-	if keep {
-		r.m.KeepOnExit()
-	}
-	r.cancel()
-	if err := <-r.done; err != nil {
-		d.log.Error("load balancer", "err", err)
-	}
 }
 
 // lbStatus is the load balancer's part of the status; nil without one.

@@ -137,9 +137,13 @@ func (e *Engine) mayTakeOver(in *instance) func(time.Time) (bool, string) {
 		}
 		switch {
 		case g.claiming || g.probing:
-		case e.opt.ProbeVIP != nil && !g.clean && len(in.probeAddrs()) > 0:
+		case e.opt.ProbeVIP != nil && !g.clean && !in.m.HeardMaster(now) && len(in.probeAddrs()) > 0:
 			// Before claiming after an unclean loss, make sure nobody still
-			// answers for the VIPs (a zombie holder): alarm, no claim.
+			// answers for the VIPs (a zombie holder): alarm, no claim. A
+			// master we hear advertising (we preempt it) is no zombie: a
+			// frozen one is silent. Its VIPs would answer the probe, so we
+			// claim instead, and a denial sends the advert that makes it
+			// release.
 			g.probing = true
 			go e.probe(in.cfg.Name, in.link.key.ifname, in.probeAddrs())
 		default:
@@ -464,13 +468,6 @@ func (e *Engine) probeDone(now time.Time, r probeResult) {
 	}
 	g := &in.gate
 	g.probing = false
-	if r.found && in.m.HeardMaster(now) {
-		// The host answering is the master we hear advertising (we preempt
-		// it): claim, so that a denial sends the advert that makes it
-		// release. A zombie is frozen: it does not advertise.
-		in.log.Info("VIP answered by the live master; claiming through the arbiter", "vip", r.vip, "holder", r.holder)
-		r.found = false
-	}
 	if r.found {
 		g.zombie = fmt.Sprintf("not claiming: %s answers for %s (zombie holder?)", r.holder, r.vip)
 		in.log.Error("ALARM: another host answers for our VIP; not claiming", "vip", r.vip, "holder", r.holder)

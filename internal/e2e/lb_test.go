@@ -29,8 +29,8 @@ import (
 // realServer is one HTTP server on a lab host. "/" answers the host's
 // name; "/health" answers what the test set.
 type realServer struct {
-	h    *lab.Host
-	port uint16
+	h      *lab.Host
+	listen netip.AddrPort // h's address, or all addresses for LVS-DR
 
 	mu     sync.Mutex
 	status int
@@ -42,7 +42,12 @@ const healthyBody = "healthy\n"
 
 func startRealServer(t *testing.T, h *lab.Host, port uint16) *realServer {
 	t.Helper()
-	r := &realServer{h: h, port: port, status: 200, body: healthyBody}
+	return startRealServerOn(t, h, netip.AddrPortFrom(h.Addr4, port))
+}
+
+func startRealServerOn(t *testing.T, h *lab.Host, listen netip.AddrPort) *realServer {
+	t.Helper()
+	r := &realServer{h: h, listen: listen, status: 200, body: healthyBody}
 	r.up(t)
 	t.Cleanup(r.down)
 	return r
@@ -53,11 +58,11 @@ func (r *realServer) up(t *testing.T) {
 	t.Helper()
 	var ln net.Listener
 	err := r.h.Do(func() (err error) {
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(r.h.Addr4, r.port).String())
+		ln, err = net.Listen("tcp", r.listen.String())
 		return err
 	})
 	if err != nil {
-		t.Fatalf("listen on %s:%d: %v", r.h.Name, r.port, err)
+		t.Fatalf("listen on %s %v: %v", r.h.Name, r.listen, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, r.h.Name) })
@@ -514,7 +519,7 @@ func drRealServer(t *testing.T, h *lab.Host, vip netip.Addr, port uint16) *realS
 			t.Fatalf("%s: %v: %v %s", h.Name, argv, err, out)
 		}
 	}
-	return startDRServer(t, h, port)
+	return startRealServerOn(t, h, netip.AddrPortFrom(netip.IPv4Unspecified(), port)) // the VIP on lo included
 }
 
 // seedLBConf rewrites a seed fixture to the lab: addresses replaced as
@@ -569,7 +574,7 @@ func TestSeed001LVSDR(t *testing.T) {
 	took := waitRS(t, v1, vs, netip.AddrPortFrom(n3.Addr4, 80).String(), false, 15*time.Second)
 	t.Logf("n3 out after %s", took)
 	checkShares(t, "n3's nginx stopped", c.spread(t, url, 40), map[string]int{"n4": 1})
-	rs["n3"] = startDRServer(t, n3, 80)
+	rs["n3"].up(t)
 	waitRS(t, v1, vs, netip.AddrPortFrom(n3.Addr4, 80).String(), true, 15*time.Second)
 	checkShares(t, "n3's nginx back", c.spread(t, url, 200), map[string]int{"n3": 1, "n4": 1})
 
@@ -578,22 +583,6 @@ func TestSeed001LVSDR(t *testing.T) {
 	c.waitServing(t, url, 5*time.Second)
 	checkShares(t, "through the backup director", c.spread(t, url, 200), map[string]int{"n3": 1, "n4": 1})
 	w.assertNoSplitBrain(t, vip)
-}
-
-// startDRServer starts the HTTP server of a DR real server on all its
-// addresses (the VIP on lo included).
-func startDRServer(t *testing.T, h *lab.Host, port uint16) *realServer {
-	t.Helper()
-	r := &realServer{h: h, port: port}
-	var ln net.Listener
-	if err := h.Do(func() (err error) { ln, err = net.Listen("tcp", fmt.Sprintf("0.0.0.0:%d", port)); return err }); err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, h.Name) })}
-	go srv.Serve(ln)
-	r.srv = srv
-	t.Cleanup(r.down)
-	return r
 }
 
 // TestSeed004LVSWRR is seed 004: an LVS-DR director pair, wrr with

@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/vipd/vipd/internal/lab"
-	"github.com/vishvananda/netns"
 )
 
 // TestEndToEndDR balances HTTP from the lab client through a DR director
@@ -58,17 +57,7 @@ func TestEndToEndDR(t *testing.T) {
 		backends = append(backends, Backend{Addr: h.Addr4, Port: 80, Weight: 1})
 	}
 
-	ns, err := netns.GetFromName(dir.NS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	c, err := nftables.New(nftables.WithNetNSFd(int(ns)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := New(c, "")
-	p.SetNetNS(dir.NS)
+	p := planeIn(t, dir.NS)
 	t.Cleanup(func() { p.Remove() })
 
 	transport := func(keepAlive bool) *http.Transport {

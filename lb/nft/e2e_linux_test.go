@@ -9,9 +9,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/google/nftables"
 	"github.com/vipd/vipd/internal/lab"
-	"github.com/vishvananda/netns"
 )
 
 // TestEndToEnd balances HTTP from the lab client through a director (n4)
@@ -27,17 +25,7 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := dir.Exec(t.Context(), "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
 		t.Fatal(err)
 	}
-	ns, err := netns.GetFromName(dir.NS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	c, err := nftables.New(nftables.WithNetNSFd(int(ns)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := New(c, "")
-	p.SetNetNS(dir.NS)
+	p := planeIn(t, dir.NS)
 	t.Cleanup(func() { p.Remove() })
 
 	var backends []Backend

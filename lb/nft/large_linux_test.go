@@ -1,38 +1,15 @@
 package nft
 
 import (
-	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
 	"testing"
-
-	"github.com/google/nftables"
-	"github.com/vishvananda/netns"
 )
 
 // TestApplyThousandRealServers: a service with 1,000 real servers is one
 // batch well past the default netlink send buffer; Dial's connection
 // takes it (a plain nftables.New fails with "message too long").
 func TestApplyThousandRealServers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	name := fmt.Sprintf("vipdnftbig-%d-%d", os.Getpid(), nsCounter.Add(1))
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	ns, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ns.Close() })
-	c, err := Dial(nftables.WithNetNSFd(int(ns)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := New(c, "")
+	p := newNS(t) // dialled with Dial
 	svc := Service{Name: "big", VIP: netip.MustParseAddr("10.0.0.1"), Port: 80, Algo: "wrr", Persistence: 60e9}
 	for i := range 1000 {
 		svc.Backends = append(svc.Backends, Backend{Addr: netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 1)}), Port: 8080, Weight: 1 + i%3})

@@ -29,12 +29,19 @@ func newNS(t *testing.T) *Plane {
 		t.Fatalf("ip netns add: %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	return planeIn(t, name)
+}
+
+// planeIn returns a Plane for the named namespace, dialled as the daemon
+// dials it (Dial), with its handle closed by t.Cleanup.
+func planeIn(t *testing.T, name string) *Plane {
+	t.Helper()
 	ns, err := netns.GetFromName(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Close() })
-	c, err := nftables.New(nftables.WithNetNSFd(int(ns)))
+	c, err := Dial(nftables.WithNetNSFd(int(ns)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
@@ -130,16 +132,34 @@ func devOf(cfg *config.Config, a netip.Addr) string {
 	return ""
 }
 
-// isLocal reports whether addr is assigned here (ha_suspend).
+// isLocal reports whether addr is assigned here (ha_suspend). Every
+// checker of an ha_suspend virtual server asks before each probe, so the
+// address list is read at most once per localTTL, not once per probe.
 func isLocal(a netip.Addr) bool {
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
-	if err != nil {
-		return true // unknown: keep checking rather than go blind
-	}
-	for _, x := range addrs {
-		if y, ok := netip.AddrFromSlice(x.IP); ok && y.Unmap() == a {
-			return true
+	local.mu.Lock()
+	defer local.mu.Unlock()
+	if time.Since(local.at) > localTTL {
+		addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+		if err != nil {
+			return true // unknown: keep checking rather than go blind
 		}
+		local.set = map[netip.Addr]bool{}
+		for _, x := range addrs {
+			if y, ok := netip.AddrFromSlice(x.IP); ok {
+				local.set[y.Unmap()] = true
+			}
+		}
+		local.at = time.Now()
 	}
-	return false
+	return local.set[a]
+}
+
+// localTTL bounds how stale isLocal's view is: a takeover resumes the
+// checks within it, far below any delay_loop.
+const localTTL = 100 * time.Millisecond
+
+var local struct {
+	mu  sync.Mutex
+	at  time.Time
+	set map[netip.Addr]bool
 }

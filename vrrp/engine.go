@@ -50,10 +50,11 @@ type Engine struct {
 	trk   map[trackKey]track.Status
 	drops *DropCounter // adverts that reach no instance
 
-	rx     chan rxAdvert
-	trkCh  chan track.Status
-	reqs   chan func(now time.Time)
-	probes chan probeResult
+	rx       chan rxAdvert
+	trkCh    chan track.Status
+	reqs     chan func(now time.Time)
+	probes   chan probeResult
+	released chan releaseResult
 
 	runCtx       context.Context // Run's context: links opened on reload live as long
 	stopTrackers context.CancelFunc
@@ -109,6 +110,8 @@ func NewEngine(cfg *config.Config, opt Options) *Engine {
 		trkCh:  make(chan track.Status, 64),
 		reqs:   make(chan func(time.Time)),
 		probes: make(chan probeResult),
+
+		released: make(chan releaseResult),
 	}
 }
 
@@ -163,6 +166,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.arbiterEvent(e.opt.Now(), ev)
 		case r := <-e.probes:
 			e.probeDone(e.opt.Now(), r)
+		case r := <-e.released:
+			e.releaseDone(e.opt.Now(), r)
 		case <-timer.C:
 		}
 	}
@@ -525,7 +530,9 @@ func (e *Engine) apply(now time.Time, in *instance, acts []Action) {
 		case SendAdvert:
 			in.sendAdvert(a.Priority)
 		case AddVIPs:
-			e.installVIPs(now, in)
+			if !e.awaitRelease(in, a.Preempted) {
+				e.installVIPs(now, in)
+			}
 		case RemoveVIPs:
 			if err := e.opt.Addrs.Remove(in.vips); err != nil {
 				in.log.Error("remove VIPs", "err", err)
@@ -533,13 +540,11 @@ func (e *Engine) apply(now time.Time, in *instance, acts []Action) {
 			in.dropVIPs()
 			in.gate.release = e.gated(in)
 		case Announce:
-			in.announce(in.garpRepeat())
-			if d := in.garpDelay(); d > 0 {
-				in.garpSecondAt = now.Add(d)
+			if in.awaiting {
+				in.announceDue = true // with the VIPs, once installed
+				continue
 			}
-			if r := in.garpRefresh(); r > 0 {
-				in.garpRefreshAt = now.Add(r)
-			}
+			in.announceMaster(now)
 		case RxLowerPrio:
 			// keepalived re-announces when a lower-priority router shows up,
 			// to repair caches it may have poisoned.

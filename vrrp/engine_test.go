@@ -23,9 +23,26 @@ import (
 // fakeLAN connects fake packet conns: a write to the VRRP group reaches
 // every other conn, a write to an address reaches the conn that has it.
 type fakeLAN struct {
-	mu    sync.Mutex
-	conns []*fakeConn
-	cut   map[[2]netip.Addr]bool // src→dst pairs whose packets are dropped
+	mu      sync.Mutex
+	conns   []*fakeConn
+	cut     map[[2]netip.Addr]bool // src→dst pairs whose packets are dropped
+	kernels []*fakeAddrs           // every node's addresses, for ARP and overlap checks
+	// overlaps counts VIPs installed while another node held them.
+	overlaps int
+}
+
+// answering is a fake ARP probe: the first kernel other than self that
+// holds vip.
+func (l *fakeLAN) answering(self string, vip netip.Addr) (string, bool) {
+	l.mu.Lock()
+	kernels := slices.Clone(l.kernels)
+	l.mu.Unlock()
+	for _, k := range kernels {
+		if k.name != self && k.holds(vip) {
+			return k.name, true
+		}
+	}
+	return "", false
 }
 
 type fakePacket struct {
@@ -88,12 +105,32 @@ func (c *fakeConn) Close() error          { c.once.Do(func() { close(c.closed) }
 
 // fakeAddrs is one node's kernel: VIPs with their expiry.
 type fakeAddrs struct {
-	mu  sync.Mutex
-	now func() time.Time
-	exp map[netip.Prefix]time.Time
+	name string
+	lan  *fakeLAN
+	mu   sync.Mutex
+	now  func() time.Time
+	exp  map[netip.Prefix]time.Time
+}
+
+func (f *fakeAddrs) holds(a netip.Addr) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for p, t := range f.exp {
+		if p.Addr() == a && f.now().Before(t) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *fakeAddrs) Apply(addrs []vip.Addr, lifetime time.Duration) error {
+	for _, a := range addrs {
+		if _, other := f.lan.answering(f.name, a.Prefix.Addr()); other {
+			f.lan.mu.Lock()
+			f.lan.overlaps++
+			f.lan.mu.Unlock()
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, a := range addrs {
@@ -155,7 +192,7 @@ type node struct {
 	done     chan error
 }
 
-func startNode(t *testing.T, lan *fakeLAN, addr string, conf string) *node {
+func startNode(t *testing.T, lan *fakeLAN, addr string, conf string, opts ...func(*Options)) *node {
 	t.Helper()
 	cfg, _, err := config.Parse(t.Name()+"-"+addr+".conf", []byte(conf))
 	if err != nil {
@@ -163,13 +200,16 @@ func startNode(t *testing.T, lan *fakeLAN, addr string, conf string) *node {
 	}
 	n := &node{
 		addr:     netip.MustParseAddr(addr),
-		addrs:    &fakeAddrs{now: time.Now, exp: map[netip.Prefix]time.Time{}},
+		addrs:    &fakeAddrs{name: addr, lan: lan, now: time.Now, exp: map[netip.Prefix]time.Time{}},
 		notifier: &fakeNotifier{},
 		trk:      make(chan track.Status),
 		done:     make(chan error, 1),
 	}
 	conn := lan.dial(n.addr)
-	n.engine = NewEngine(cfg, Options{
+	lan.mu.Lock()
+	lan.kernels = append(lan.kernels, n.addrs)
+	lan.mu.Unlock()
+	opt := Options{
 		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OpenConn:      func(vrrpconn.Config) (PacketConn, error) { return conn, nil },
 		OpenAnnouncer: func(string) (Announcer, error) { return &fakeAnnouncer{}, nil },
@@ -188,7 +228,11 @@ func startNode(t *testing.T, lan *fakeLAN, addr string, conf string) *node {
 				}
 			}
 		},
-	})
+	}
+	for _, o := range opts {
+		o(&opt)
+	}
+	n.engine = NewEngine(cfg, opt)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go func() { n.done <- n.engine.Run(ctx) }()
@@ -262,6 +306,37 @@ func TestEngineElectsHighestPriorityAndFailsOver(t *testing.T) {
 	defer n1.notifier.mu.Unlock()
 	if !slices.Contains(n1.notifier.events, "INSTANCE VI_1 MASTER 150") || !slices.Contains(n1.notifier.events, "INSTANCE VI_1 STOP 0") {
 		t.Errorf("n1 notify events = %v, want MASTER then STOP", n1.notifier.events)
+	}
+}
+
+// withARP gives a node a duplicate probe that sees the fake LAN's kernels.
+func withARP(lan *fakeLAN, self string) func(*Options) {
+	return func(o *Options) {
+		o.ProbeVIP = func(ctx context.Context, _ string, vip netip.Addr) (string, bool, error) {
+			holder, found := lan.answering(self, vip)
+			return holder, found, nil
+		}
+	}
+}
+
+// A backup that preempts a live master installs the VIPs only once that
+// master dropped them: never two holders, however late the old master
+// processes the advert that makes it step down.
+func TestEnginePreemptionBreaksBeforeMake(t *testing.T) {
+	for round := range 10 {
+		lan := &fakeLAN{}
+		low := startNode(t, lan, "10.0.0.1", fastConf(100, ""), withARP(lan, "10.0.0.1"))
+		eventually(t, "n1 master", func() bool { return len(low.addrs.held()) == 1 })
+		high := startNode(t, lan, "10.0.0.2", fastConf(150, ""), withARP(lan, "10.0.0.2"))
+		eventually(t, "n2 preempts", func() bool { return len(high.addrs.held()) == 1 && len(low.addrs.held()) == 0 })
+		lan.mu.Lock()
+		overlaps := lan.overlaps
+		lan.mu.Unlock()
+		if overlaps != 0 {
+			t.Fatalf("round %d: %d VIP installs while the other node held it", round, overlaps)
+		}
+		low.stop()
+		high.stop()
 	}
 }
 

@@ -87,6 +87,9 @@ type Machine struct {
 	deadline time.Time
 	// downReason is why the down timer will make us master when it fires.
 	downReason string
+	// preempted is the live lower-priority master a running down timer
+	// will preempt (invalid when it will not preempt anyone).
+	preempted netip.Addr
 	// preemptAt is keepalived's preempt_time: zero while no preempt delay
 	// is running.
 	preemptAt time.Time
@@ -253,6 +256,7 @@ func (m *Machine) ReceiveAdvert(now time.Time, adv AdvertInfo) []Action {
 func (m *Machine) receiveBackup(now time.Time, adv AdvertInfo) {
 	if adv.Priority == 0 {
 		// The master is leaving: take over after Skew_Time only.
+		m.preempted = netip.Addr{}
 		m.deadline = now.Add(m.skew())
 		m.downReason = fmt.Sprintf("master %s sent priority 0", adv.Src)
 		return
@@ -264,6 +268,7 @@ func (m *Machine) receiveBackup(now time.Time, adv AdvertInfo) {
 		// Discarded: the down timer keeps running from the last advert we
 		// accepted, so we preempt when it fires.
 		m.master = adv.Src
+		m.preempted = adv.Src
 		m.downReason = fmt.Sprintf("preempting lower priority master %s (prio %d)", adv.Src, adv.Priority)
 		return
 	}
@@ -271,6 +276,7 @@ func (m *Machine) receiveBackup(now time.Time, adv AdvertInfo) {
 		m.advInt = adv.Interval
 	}
 	m.master = adv.Src
+	m.preempted = netip.Addr{}
 	m.deadline = now.Add(m.MasterDownInterval())
 	m.downReason = fsmReasonDownExpiry
 	m.wantMaster = false
@@ -434,6 +440,13 @@ func (m *Machine) takeOver(now time.Time, reason string, byGroup bool) []Action 
 			return m.rearm(now, &TakeoverDenied{Reason: why, At: now})
 		}
 	}
+	// A master we preempt and still hear holds the VIPs until our advert
+	// reaches it; one whose adverts stopped is gone.
+	var preempted netip.Addr
+	if m.preempted.IsValid() && m.HeardMaster(now) {
+		preempted = m.preempted
+	}
+	m.preempted = netip.Addr{}
 	m.wantMaster = true
 	m.advInt = m.p.AdvertInterval
 	m.master = m.p.PrimaryAddr
@@ -441,7 +454,7 @@ func (m *Machine) takeOver(now time.Time, reason string, byGroup bool) []Action 
 	m.preemptHold = false
 	// The advert goes first so the old master drops the VIPs before our
 	// gratuitous ARPs (keepalived vrrp_state_master_tx).
-	acts := []Action{SendAdvert{Priority: m.prio}, AddVIPs{}, Announce{}, m.transition(now, StateMaster, reason)}
+	acts := []Action{SendAdvert{Priority: m.prio}, AddVIPs{Preempted: preempted}, Announce{}, m.transition(now, StateMaster, reason)}
 	m.deadline = now.Add(m.p.AdvertInterval)
 	return acts
 }
@@ -479,6 +492,7 @@ func (m *Machine) enterBackup(now, deadline time.Time, reason string) []Action {
 	acts = append(acts, m.transition(now, StateBackup, reason))
 	m.deadline = deadline
 	m.downReason = fsmReasonDownExpiry
+	m.preempted = netip.Addr{}
 	return acts
 }
 

@@ -50,8 +50,11 @@ type Action interface{ isVRRPAction() }
 // tells backups that this master is leaving (RFC 5798 §6.4.3).
 type SendAdvert struct{ Priority uint8 }
 
-// AddVIPs asks for the virtual addresses to be installed.
-type AddVIPs struct{}
+// AddVIPs asks for the virtual addresses to be installed. Preempted is the
+// live master this takeover preempts (invalid otherwise): it still holds
+// the addresses until our advert reaches it, so without an arbiter the
+// caller installs only once that master has let go (break before make).
+type AddVIPs struct{ Preempted netip.Addr }
 
 // RemoveVIPs asks for the virtual addresses to be removed. Removing
 // addresses that are not there must not be an error: keepalived also

@@ -39,7 +39,7 @@ func ExampleMachine() {
 	//   INIT -> BACKUP (startup) at +0s
 	// down timer: 3.4140625s
 	//   vrrp.SendAdvert{Priority:150}
-	//   vrrp.AddVIPs{}
+	//   vrrp.AddVIPs{Preempted:invalid IP}
 	//   vrrp.Announce{}
 	//   BACKUP -> MASTER (master down timer expired) at +3.4140625s
 	// a higher priority router appears:

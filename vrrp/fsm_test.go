@@ -67,6 +67,12 @@ func fsmBecomeMaster(prio uint8, from State, reason string, d time.Duration) []A
 	return []Action{SendAdvert{Priority: prio}, AddVIPs{}, Announce{}, fsmTr(from, StateMaster, reason, d)}
 }
 
+// fsmPreemptMaster is a takeover from a live lower-priority master at
+// from: the VIPs wait for it to let go.
+func fsmPreemptMaster(prio uint8, from string, reason string, d time.Duration) []Action {
+	return []Action{SendAdvert{Priority: prio}, AddVIPs{Preempted: netip.MustParseAddr(from)}, Announce{}, fsmTr(StateBackup, StateMaster, reason, d)}
+}
+
 func fsmStartBackup() []Action {
 	return []Action{RemoveVIPs{}, fsmTr(StateInit, StateBackup, "startup", 0)}
 }
@@ -255,7 +261,17 @@ func TestMachineElection(t *testing.T) {
 				{at: sec, ev: fsmRx(50, fsmLow, sec), state: StateBackup, deadline: down},
 				{at: 2 * sec, ev: fsmRx(50, fsmLow, sec), state: StateBackup, deadline: down},
 				{at: 3 * sec, ev: fsmRx(50, fsmLow, sec), state: StateBackup, deadline: down},
-				{at: down, ev: fsmTick(), want: fsmBecomeMaster(100, StateBackup, "preempting lower priority master 10.0.0.1 (prio 50)", down), state: StateMaster, deadline: sec + down},
+				{at: down, ev: fsmTick(), want: fsmPreemptMaster(100, "10.0.0.1", "preempting lower priority master 10.0.0.1 (prio 50)", down), state: StateMaster, deadline: sec + down},
+			},
+		},
+		{
+			name: "preempt: a lower master that leaves (priority 0) is not waited for",
+			p:    fsmV2(100),
+			steps: []fsmStep{
+				{at: 0, ev: fsmStart(), want: fsmStartBackup(), state: StateBackup, deadline: down},
+				{at: sec, ev: fsmRx(50, fsmLow, sec), state: StateBackup, deadline: down},
+				{at: 2 * sec, ev: fsmRx(0, fsmLow, sec), state: StateBackup, deadline: 2*sec + fsmSkew100},
+				{at: 2*sec + fsmSkew100, ev: fsmTick(), want: fsmBecomeMaster(100, StateBackup, "master 10.0.0.1 sent priority 0", 2*sec+fsmSkew100), state: StateMaster, deadline: 3*sec + fsmSkew100},
 			},
 		},
 		{
@@ -424,7 +440,7 @@ func TestMachineElection(t *testing.T) {
 				{at: 1500 * time.Millisecond, ev: fsmRx(100, fsmLow, sec), state: StateBackup, deadline: 5 * sec}, // still accepted
 				{at: 2500 * time.Millisecond, ev: fsmRx(100, fsmLow, sec), state: StateBackup, deadline: 5 * sec}, // delay over: discarded
 				{at: 3500 * time.Millisecond, ev: fsmRx(100, fsmLow, sec), state: StateBackup, deadline: 5 * sec}, // discarded
-				{at: 5 * sec, ev: fsmTick(), want: fsmBecomeMaster(128, StateBackup, "preempting lower priority master 10.0.0.1 (prio 100)", 5*sec), state: StateMaster, deadline: 6 * sec},
+				{at: 5 * sec, ev: fsmTick(), want: fsmPreemptMaster(128, "10.0.0.1", "preempting lower priority master 10.0.0.1 (prio 100)", 5*sec), state: StateMaster, deadline: 6 * sec},
 			},
 		},
 		{
@@ -437,7 +453,7 @@ func TestMachineElection(t *testing.T) {
 				{at: 2 * sec, ev: fsmRx(100, fsmLow, sec), state: StateBackup, deadline: 5500 * time.Millisecond}, // restarted: until 4 s
 				{at: 3 * sec, ev: fsmRx(100, fsmLow, sec), state: StateBackup, deadline: 6500 * time.Millisecond},
 				{at: 4 * sec, ev: fsmRx(100, fsmLow, sec), state: StateBackup, deadline: 6500 * time.Millisecond}, // discarded
-				{at: 6500 * time.Millisecond, ev: fsmTick(), want: fsmBecomeMaster(128, StateBackup, "preempting lower priority master 10.0.0.1 (prio 100)", 6500*time.Millisecond), state: StateMaster, deadline: 7500 * time.Millisecond},
+				{at: 6500 * time.Millisecond, ev: fsmTick(), want: fsmPreemptMaster(128, "10.0.0.1", "preempting lower priority master 10.0.0.1 (prio 100)", 6500*time.Millisecond), state: StateMaster, deadline: 7500 * time.Millisecond},
 			},
 		},
 		{
@@ -458,7 +474,7 @@ func TestMachineElection(t *testing.T) {
 				{at: 10500 * time.Millisecond, ev: fsmSetPrio(200), state: StateBackup, deadline: 13*sec + 56*sec/256},
 				{at: 11 * sec, ev: fsmRx(150, fsmHigh, sec), state: StateBackup, deadline: 13*sec + 56*sec/256},
 				{at: 12 * sec, ev: fsmRx(150, fsmHigh, sec), state: StateBackup, deadline: 13*sec + 56*sec/256},
-				{at: 13*sec + 56*sec/256, ev: fsmTick(), want: fsmBecomeMaster(200, StateBackup, "preempting lower priority master 10.0.0.3 (prio 150)", 13*sec+56*sec/256), state: StateMaster, deadline: 14*sec + 56*sec/256},
+				{at: 13*sec + 56*sec/256, ev: fsmTick(), want: fsmPreemptMaster(200, "10.0.0.3", "preempting lower priority master 10.0.0.3 (prio 150)", 13*sec+56*sec/256), state: StateMaster, deadline: 14*sec + 56*sec/256},
 			},
 		},
 		{

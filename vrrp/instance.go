@@ -39,6 +39,14 @@ type instance struct {
 	fenceUntil time.Time
 	refreshAt  time.Time
 
+	// Break before make: a takeover that preempts a live master installs
+	// the VIPs once that master no longer answers for them (awaiting), and
+	// the takeover's announcement waits with them (announceDue). awaitGen
+	// tells a stale answer from the current one.
+	awaiting    bool
+	announceDue bool
+	awaitGen    uint64
+
 	// Gratuitous ARP / NA schedule after becoming master.
 	garpSecondAt  time.Time // garp_master_delay burst; zero when none pending
 	garpRefreshAt time.Time // garp_master_refresh; zero when off
@@ -178,6 +186,7 @@ func (in *instance) fenceExpired(now time.Time) bool {
 
 func (in *instance) dropVIPs() {
 	in.holding = false
+	in.awaiting, in.announceDue = false, false
 	in.refreshAt = time.Time{}
 	in.garpSecondAt = time.Time{}
 	in.garpRefreshAt = time.Time{}
@@ -221,6 +230,18 @@ func (in *instance) announce(repeat int) {
 			in.log.Warn("gratuitous ARP/NA", "err", err)
 			return
 		}
+	}
+}
+
+// announceMaster sends the burst that follows becoming master and
+// schedules the garp_master_delay burst and the refreshes.
+func (in *instance) announceMaster(now time.Time) {
+	in.announce(in.garpRepeat())
+	if d := in.garpDelay(); d > 0 {
+		in.garpSecondAt = now.Add(d)
+	}
+	if r := in.garpRefresh(); r > 0 {
+		in.garpRefreshAt = now.Add(r)
 	}
 }
 

@@ -61,6 +61,7 @@ type Arbiter struct {
 	gwOK        bool
 	gwReason    string
 	units       map[string]*unit
+	cands       map[string]map[string]uint8 // candidacies in etcd: unit → node → priority
 	stale       map[string]int64 // keys a previous incarnation left: name → token
 	staleLeases map[int64]bool
 	clearStale  bool
@@ -86,10 +87,14 @@ type unit struct {
 	holders    []Holder
 	graceUntil time.Time
 	stopGrace  func() bool
+	stand      uint8            // the candidacy the engine wants (0: none)
+	stood      uint8            // the candidacy written to etcd
+	stoodLease clientv3.LeaseID // under this lease
 }
 
 type op struct {
 	claim  bool
+	stand  bool // bring the candidacy key in line with unit.stand
 	gen    uint64
 	token  int64  // release: the key's token
 	target string // release: the node an operator handover is meant for
@@ -125,6 +130,7 @@ func newArbiter(cfg Config, cli etcdClient, clock Clock, log *slog.Logger) *Arbi
 		leaseErr:    "no etcd lease yet",
 		gwOK:        true,
 		units:       map[string]*unit{},
+		cands:       map[string]map[string]uint8{},
 		stale:       map[string]int64{},
 		staleLeases: map[int64]bool{},
 	}
@@ -333,7 +339,9 @@ func (a *Arbiter) work(ctx context.Context, u *unit) {
 		o := u.ops[0]
 		u.ops = u.ops[1:]
 		a.mu.Unlock()
-		if o.claim {
+		if o.stand {
+			a.doStand(ctx, u)
+		} else if o.claim {
 			a.doClaim(ctx, u, o)
 		} else if err := a.st.release(ctx, u.name, o.token, o.target); err != nil {
 			a.log.Warn("release failed; the key expires with its lease", "unit", u.name, "token", o.token, "err", err)

@@ -57,6 +57,9 @@ type Event struct {
 	// Target is the node a clean release was handed over to (vipctl
 	// handover --to), empty for anyone.
 	Target string
+	// Order (Freed) lists the unit's candidates in the order they should
+	// claim: Target first, then by priority (see candidates.go).
+	Order []string
 }
 
 // Grant is a valid claim: the unit's key is ours under a lease this node

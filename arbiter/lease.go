@@ -59,6 +59,7 @@ func (a *Arbiter) grantLease(ctx context.Context) (clientv3.LeaseID, error) {
 	a.leaseID = resp.ID
 	a.leaseErr = ""
 	a.granted = true
+	a.restandLocked()
 	a.markReadyLocked()
 	a.armDeadlineLocked(now)
 	a.log.Info("lease granted", "lease", fmt.Sprintf("%x", resp.ID), "ttl", ttl, "valid_for", a.dl.Until().Sub(now).Round(time.Millisecond))

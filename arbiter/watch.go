@@ -56,7 +56,12 @@ func (a *Arbiter) resync(kvs []*mvccpb.KeyValue, rev int64, first bool) {
 	owners := map[string]*mvccpb.KeyValue{}
 	released := map[string]int64{}
 	targets := map[string]string{}
+	clear(a.cands)
 	for _, kv := range kvs {
+		if name, node, ok := parseCandidate(a.cfg.Prefix, string(kv.Key)); ok {
+			a.setCandidateLocked(name, node, parsePrio(kv.Value))
+			continue
+		}
 		name, owner, ok := parseKey(a.cfg.Prefix, string(kv.Key))
 		switch {
 		case !ok:
@@ -109,6 +114,14 @@ func (a *Arbiter) applyWatch(evs []*clientv3.Event) {
 	released := map[string]int64{}
 	targets := map[string]string{}
 	for _, ev := range evs {
+		if name, node, ok := parseCandidate(a.cfg.Prefix, string(ev.Kv.Key)); ok {
+			prio := uint8(0)
+			if ev.Type == mvccpb.PUT {
+				prio = parsePrio(ev.Kv.Value)
+			}
+			a.setCandidateLocked(name, node, prio)
+			continue
+		}
 		if name, owner, ok := parseKey(a.cfg.Prefix, string(ev.Kv.Key)); ok && !owner && ev.Type == mvccpb.PUT {
 			released[name], targets[name] = parseReleaseMark(ev.Kv.Value)
 		}
@@ -157,7 +170,8 @@ func (a *Arbiter) freeLocked(u *unit, holder string, tok int64, clean bool, targ
 		who = "the previous holder"
 	}
 	if clean || a.cfg.Grace <= 0 {
-		a.q.push(Event{Key: u.name, Kind: Freed, Holder: holder, Clean: clean, Target: target, Reason: fmt.Sprintf("released by %s (token %d)", who, tok)})
+		a.q.push(Event{Key: u.name, Kind: Freed, Holder: holder, Clean: clean, Target: target, Order: a.orderLocked(u.name, holder, target),
+			Reason: fmt.Sprintf("released by %s (token %d)", who, tok)})
 		return
 	}
 	now := a.clock.Now()
@@ -167,7 +181,10 @@ func (a *Arbiter) freeLocked(u *unit, holder string, tok int64, clean bool, targ
 	}
 	reason := fmt.Sprintf("%s's key (token %d) expired or was revoked; grace %s passed", who, tok, a.cfg.Grace)
 	u.stopGrace = a.clock.AfterFunc(a.cfg.Grace, func() {
-		a.q.push(Event{Key: u.name, Kind: Freed, Holder: holder, Reason: reason})
+		a.mu.Lock()
+		order := a.orderLocked(u.name, holder, "")
+		a.mu.Unlock()
+		a.q.push(Event{Key: u.name, Kind: Freed, Holder: holder, Order: order, Reason: reason})
 	})
 }
 

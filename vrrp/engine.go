@@ -145,6 +145,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		e.flushReleases()
+		e.flushCandidacies()
 		now = e.opt.Now()
 		e.tick(now)
 		wait := time.Hour
@@ -494,7 +495,8 @@ func (e *Engine) tick(now time.Time) {
 		}
 		if !in.gate.claimAt.IsZero() && !now.Before(in.gate.claimAt) {
 			in.gate.claimAt = time.Time{}
-			if in.m.State() == StateBackup {
+			// A candidate before us took over (we heard its advert): no claim.
+			if in.m.State() == StateBackup && !in.m.HeardSince(in.gate.freedAt) {
 				e.takeOver(now, in, "ownership key freed")
 			}
 		}
@@ -621,6 +623,7 @@ func (e *Engine) shutdown(now time.Time) {
 		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: "STOP", Priority: 0})
 	}
 	e.flushReleases()
+	e.flushCandidacies()
 	if e.stopTrackers != nil {
 		e.stopTrackers()
 	}

@@ -149,6 +149,9 @@ func (m *Machine) HeardMaster(now time.Time) bool {
 	return !m.heard.IsZero() && now.Sub(m.heard) < m.MasterDownInterval()
 }
 
+// HeardSince reports whether a live master's advert arrived after t.
+func (m *Machine) HeardSince(t time.Time) bool { return m.heard.After(t) }
+
 // MasterAddr returns the current master's address as far as we know: ours
 // while MASTER, the last advert's source otherwise (invalid if none yet).
 func (m *Machine) MasterAddr() netip.Addr { return m.master }

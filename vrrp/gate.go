@@ -25,6 +25,9 @@ type Arbiter interface {
 	// Grant reports whether the unit holds a valid grant now, and the
 	// VIP lifetime that grant allows (never 0 when ok).
 	Grant(unit string, now time.Time) (Grant, bool)
+	// Stand publishes this node as a candidate for the unit with priority
+	// prio (0 withdraws), so that a freed key goes to the best backup.
+	Stand(unit string, prio uint8)
 	// Prepare removes a previous incarnation's keys — call it once the
 	// VIPs it may have left are removed from the kernel — and watches the
 	// units so that a holder's release is reported as Freed.
@@ -59,12 +62,16 @@ type ArbiterEvent struct {
 	Grant  Grant
 	Holder string
 	Reason string
-	Clean  bool   // Freed after a clean release: no duplicate probe needed
-	Target string // Freed by a handover meant for this node ("" for anyone)
+	Clean  bool     // Freed after a clean release: no duplicate probe needed
+	Target string   // Freed by a handover meant for this node ("" for anyone)
+	Order  []string // Freed: the candidates in the order they claim
 }
 
-// handoverHeadStart is how long other backups wait before claiming a key
-// an operator handed over to a named node, so that node wins.
+// handoverHeadStart is how long each candidate for a freed key waits for
+// the ones before it in the arbiter's order (an operator's target first,
+// then by priority) before claiming itself: a second is ample for a live
+// node to claim, and only a candidate that died or cannot reach etcd ever
+// costs it.
 const handoverHeadStart = time.Second
 
 // claimPatience is how long an unanswered Claim blocks new ones. The
@@ -97,6 +104,8 @@ type gateState struct {
 	claiming                        bool      // a Claim is outstanding
 	claimed                         time.Time // when it was sent
 	claimAt                         time.Time // retry the takeover then (after Freed); zero: none
+	freedAt                         time.Time // when the key was last seen freed
+	stood                           uint8     // the candidacy last given to the arbiter (0: none)
 	token                           int64     // last granted token (status, notify)
 	holder                          string    // last denial's holder
 	reason                          string    // last denial or revocation
@@ -105,7 +114,8 @@ type gateState struct {
 	denials, revocations, conflicts uint64    // counted for status and metrics
 	probing                         bool      // a duplicate probe runs before the claim
 	clean                           bool      // the key was freed by a clean release: skip the probe
-	zombie                          string    // a host answered for our VIP: the alarm, until a probe is clean
+	zombie                          string    // a host answered for our VIP: the alarm, until a probe is clean (see zombieAlarm)
+	zombieAt                        time.Time // when the alarm was raised
 }
 
 // unitOf is the arbiter unit of an instance: its sync group moves as one.
@@ -151,8 +161,8 @@ func (e *Engine) mayTakeOver(in *instance) func(time.Time) (bool, string) {
 			e.opt.Arbiter.Claim(g.unit, in.m.Priority())
 		}
 		g.clean = false
-		if g.zombie != "" {
-			return false, g.zombie
+		if z := in.zombieAlarm(); z != "" {
+			return false, z
 		}
 		if g.reason != "" {
 			return false, "waiting for the arbiter (last: " + g.reason + ")"
@@ -224,20 +234,17 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 			}
 		}
 	case ArbiterFreed:
-		// A planned handover (or an expired holder): the backups claim now,
-		// spread by priority, instead of waiting for their down timers.
-		lead.log.Info("ownership key freed", "unit", ev.Unit, "reason", ev.Reason)
+		// A planned handover (or an expired holder): the backups claim in
+		// the arbiter's order instead of waiting for their down timers.
+		lead.log.Info("ownership key freed", "unit", ev.Unit, "reason", ev.Reason, "candidates", ev.Order)
 		for _, in := range members {
 			if in.m.State() == StateBackup {
 				in.gate.clean = ev.Clean
-				wait := claimSpread * time.Duration(255-int(in.m.Priority())) / 255
-				switch {
-				case ev.Target == e.opt.Node:
-					wait = 0
-				case ev.Target != "":
-					wait = handoverHeadStart // the operator chose another node
+				if ev.Clean {
+					in.gate.zombie = "" // what answered for the VIP was this holder, and it let go
 				}
-				in.gate.claimAt = now.Add(wait)
+				in.gate.freedAt = now
+				in.gate.claimAt = now.Add(claimWait(ev, e.opt.Node, in.m.Priority()))
 			}
 		}
 	case ArbiterRevoked:
@@ -260,6 +267,62 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 			if in.holding {
 				e.installVIPs(now, in)
 			}
+		}
+	}
+}
+
+// claimWait is how long a backup waits before claiming a freed key: the
+// operator's target at once, the candidates in the arbiter's order a head
+// start apart, and a node that is not a candidate (an old master holding
+// off after a handover, a backup whose candidacy is not written yet) only
+// after all of them; with no candidates at all, backups are spread by
+// priority as VRRP's skew would.
+func claimWait(ev ArbiterEvent, node string, prio uint8) time.Duration {
+	spread := claimSpread * time.Duration(255-int(prio)) / 255
+	if ev.Target == node {
+		return 0
+	}
+	if i := slices.Index(ev.Order, node); i >= 0 {
+		return time.Duration(i) * handoverHeadStart
+	}
+	ahead := len(ev.Order)
+	if ev.Target != "" && !slices.Contains(ev.Order, ev.Target) {
+		ahead++
+	}
+	return time.Duration(ahead)*handoverHeadStart + spread
+}
+
+// standing is the candidacy a unit should have: its lead's priority while
+// every member is a healthy backup ready to take over, else 0.
+func (e *Engine) standing(members []*instance) uint8 {
+	for _, in := range members {
+		if in.m.State() != StateBackup || in.fault || in.m.PreemptHeld() || in.zombieAlarm() != "" {
+			return 0
+		}
+	}
+	return members[0].m.Priority()
+}
+
+// flushCandidacies tells the arbiter about every unit whose candidacy
+// changed since the last event.
+func (e *Engine) flushCandidacies() {
+	if e.opt.Arbiter == nil {
+		return
+	}
+	for _, in := range e.insts {
+		members := []*instance{in}
+		if in.group != nil {
+			if in.group.members[0] != in {
+				continue // the group is handled with its first member
+			}
+			members = in.group.members
+		}
+		if !e.gated(in) {
+			continue
+		}
+		if p := e.standing(members); p != in.gate.stood {
+			in.gate.stood = p
+			e.opt.Arbiter.Stand(in.gate.unit, p)
 		}
 	}
 }
@@ -379,8 +442,8 @@ func (e *Engine) gateStatus(in *instance, now time.Time) *control.ArbiterStatus 
 	}
 	st := &control.ArbiterStatus{Unit: in.gate.unit, Holder: in.gate.holder, Reason: in.gate.reason,
 		Denials: in.gate.denials, Revocations: in.gate.revocations, Conflicts: in.gate.conflicts}
-	if in.gate.zombie != "" {
-		st.Reason = in.gate.zombie
+	if z := in.zombieAlarm(); z != "" {
+		st.Reason = z
 	}
 	if g, ok := e.opt.Arbiter.Grant(in.gate.unit, now); ok {
 		st.Granted, st.Token, st.ValidUntil = true, g.Token, g.ValidUntil
@@ -422,6 +485,17 @@ func (e *Engine) prepareArbiter() {
 		}
 	}
 	e.opt.Arbiter.Prepare(units)
+}
+
+// zombieAlarm is the duplicate probe's alarm, until a live master is heard
+// after it: the host that answered was then most likely that master, which
+// took over while we probed (backups time out together), and we follow it.
+func (in *instance) zombieAlarm() string {
+	if g := &in.gate; g.zombie != "" && in.m.HeardSince(g.zombieAt) {
+		in.log.Info("a live master advertises; the duplicate probe's alarm is cleared", "was", g.zombie)
+		g.zombie = ""
+	}
+	return in.gate.zombie
 }
 
 // probeAddrs are the IPv4 VIPs a duplicate probe can check (ARP).
@@ -468,8 +542,16 @@ func (e *Engine) probeDone(now time.Time, r probeResult) {
 	}
 	g := &in.gate
 	g.probing = false
+	if r.found && in.m.HeardMaster(now) {
+		// Backups that time out together all probe while one of them
+		// wins: the host answering is the master we now hear, no zombie.
+		in.log.Info("a live master answers for the VIP; following it", "vip", r.vip, "holder", r.holder)
+		g.zombie = ""
+		return
+	}
 	if r.found {
 		g.zombie = fmt.Sprintf("not claiming: %s answers for %s (zombie holder?)", r.holder, r.vip)
+		g.zombieAt = now
 		in.log.Error("ALARM: another host answers for our VIP; not claiming", "vip", r.vip, "holder", r.holder)
 		return
 	}

@@ -26,6 +26,7 @@ var _ vrrp.Arbiter = (*gate)(nil)
 
 func (g *gate) Claim(unit string, prio uint8) { g.a.Claim(unit, prio) }
 func (g *gate) Release(unit, to string)       { g.a.ReleaseTo(unit, to) }
+func (g *gate) Stand(unit string, prio uint8) { g.a.Stand(unit, prio) }
 func (g *gate) Prepare(units []string) {
 	g.a.ClearStale()
 	for _, u := range units {
@@ -54,7 +55,7 @@ func (g *gate) pump(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case ev := <-g.a.Events():
-			out := vrrp.ArbiterEvent{Unit: ev.Key, Kind: kinds[ev.Kind], Holder: ev.Holder, Reason: ev.Reason, Clean: ev.Clean, Target: ev.Target,
+			out := vrrp.ArbiterEvent{Unit: ev.Key, Kind: kinds[ev.Kind], Holder: ev.Holder, Reason: ev.Reason, Clean: ev.Clean, Target: ev.Target, Order: ev.Order,
 				Grant: vrrp.Grant{Token: ev.Grant.Token, ValidUntil: ev.Grant.ValidUntil, Lifetime: ev.Grant.Lifetime}}
 			select {
 			case g.out <- out:

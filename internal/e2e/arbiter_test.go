@@ -308,6 +308,10 @@ func TestArbiterHandover(t *testing.T) {
 	t.Logf("vipctl handover: VIP unheld %s", w.obs.Snapshot().VIP(vip).Gap(at))
 	w.holdsOnly(t, vip, "n2", 6*time.Second) // longer than n1's down timer: no preemption back
 	w.assertNoSplitBrain(t, vip)
+	// Straight to the best backup: n3 (100) never had it on the way.
+	if got := w.obs.Snapshot().VIP(vip).HeldBy(at); !slices.Equal(got, []string{"n1", "n2"}) {
+		t.Errorf("after the handover the VIP was held by %v, want only n1 then n2", got)
+	}
 	out, err = exec.Command(Binary(t, "vipctl"), "--control-socket", w.vipd["n1"].Socket, "handover", "VI_1").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "not MASTER") {
 		t.Errorf("handover on a backup: %v %s; want a 'not MASTER' error", err, out)

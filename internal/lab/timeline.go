@@ -52,6 +52,23 @@ func (r VIPReport) UnheldAfter(t time.Time) time.Duration {
 	return d
 }
 
+// HeldBy lists (sorted) every node that held the VIP at some moment from t
+// on: after a handover, who the VIP went to on its way.
+func (r VIPReport) HeldBy(t time.Time) []string {
+	var out []string
+	for _, s := range r.Spans {
+		if s.End.After(t) {
+			for _, h := range s.Holders {
+				if !slices.Contains(out, h) {
+					out = append(out, h)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Gap is the length of the first no-holder interval that starts at or
 // after the given time: the takeover time after a fault injected then. It is
 // zero if the VIP never went unheld after that time (for example because the

@@ -85,6 +85,14 @@ func TestRecorder(t *testing.T) {
 			}
 		})
 	}
+	for _, tc := range []struct {
+		after int
+		want  []string
+	}{{0, []string{"n1", "n2", "n3"}}, {60, []string{"n2", "n3"}}, {70, []string{"n3"}}, {110, nil}} {
+		if diff := cmp.Diff(tc.want, got.HeldBy(at(tc.after))); diff != "" {
+			t.Errorf("held by after %d ms (-want +got):\n%s", tc.after, diff)
+		}
+	}
 	s := rep.String()
 	for _, w := range []string{"11 samples", "10.99.7.200", "20.0ms", "30.0ms", "n1,n2", "(nobody)"} {
 		if !strings.Contains(s, w) {

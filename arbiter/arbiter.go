@@ -62,7 +62,7 @@ type Arbiter struct {
 	gwReason    string
 	units       map[string]*unit
 	cands       map[string]map[string]uint8 // candidacies in etcd: unit → node → priority
-	stale       map[string]int64 // keys a previous incarnation left: name → token
+	stale       map[string]int64            // keys a previous incarnation left: name → token
 	staleLeases map[int64]bool
 	clearStale  bool
 	fencedUntil time.Time // every VIP installed from our grants is gone by then

@@ -145,8 +145,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		e.flushReleases()
-		e.flushCandidacies()
 		now = e.opt.Now()
+		e.flushCandidacies(now)
 		e.tick(now)
 		wait := time.Hour
 		if d := e.nextDeadline(); !d.IsZero() {
@@ -417,6 +417,9 @@ func (e *Engine) receive(now time.Time, r rxAdvert) {
 			in.drops.Warn(m, rx) // keepalived ≥ 2.3.3 logs these and accepts (RFC 9568)
 		}
 		in.stats.AdvertsReceived++
+		if r.adv.Priority > 0 {
+			in.noteAdvert(now)
+		}
 		info := AdvertInfo{Priority: r.adv.Priority, Src: r.meta.Src, Interval: r.adv.Interval()}
 		e.drive(now, in,
 			func(m *Machine) []Action { return m.ReceiveAdvert(now, info) },
@@ -493,6 +496,7 @@ func (e *Engine) tick(now time.Time) {
 		if in.holding && !in.refreshAt.IsZero() && !now.Before(in.refreshAt) {
 			e.installVIPs(now, in)
 		}
+		in.undamp(now)
 		if !in.gate.claimAt.IsZero() && !now.Before(in.gate.claimAt) {
 			in.gate.claimAt = time.Time{}
 			// A candidate before us took over (we heard its advert): no claim.
@@ -605,6 +609,9 @@ func (e *Engine) loseFence(now time.Time, in *instance) {
 	in.log.Warn("kernel fence lapsed, stepping down", "since_last_refresh", late.Round(time.Millisecond), "lifetime", in.lifetime)
 	e.stepDown(now, in, fmt.Sprintf("kernel fence lapsed (no refresh for %s)", late.Round(time.Millisecond)))
 	in.gate.release = e.gated(in)
+	if e.gated(in) {
+		e.damp(now, e.unitMembers(in), "kernel fence lapsed")
+	}
 }
 
 // shutdown steps every instance down: masters send priority 0 and drop
@@ -623,7 +630,7 @@ func (e *Engine) shutdown(now time.Time) {
 		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: "STOP", Priority: 0})
 	}
 	e.flushReleases()
-	e.flushCandidacies()
+	e.flushCandidacies(now)
 	if e.stopTrackers != nil {
 		e.stopTrackers()
 	}

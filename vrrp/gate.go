@@ -100,22 +100,26 @@ const claimSpread = 20 * time.Millisecond
 
 // gateState is an instance's view of its arbiter unit.
 type gateState struct {
-	unit                            string    // ownership key name: the instance, or "group:<name>"
-	claiming                        bool      // a Claim is outstanding
-	claimed                         time.Time // when it was sent
-	claimAt                         time.Time // retry the takeover then (after Freed); zero: none
-	freedAt                         time.Time // when the key was last seen freed
-	stood                           uint8     // the candidacy last given to the arbiter (0: none)
-	token                           int64     // last granted token (status, notify)
-	holder                          string    // last denial's holder
-	reason                          string    // last denial or revocation
-	release                         bool      // release the unit once no member holds VIPs
-	to                              string    // vipctl handover --to: the release is meant for this node
-	denials, revocations, conflicts uint64    // counted for status and metrics
-	probing                         bool      // a duplicate probe runs before the claim
-	clean                           bool      // the key was freed by a clean release: skip the probe
-	zombie                          string    // a host answered for our VIP: the alarm, until a probe is clean (see zombieAlarm)
-	zombieAt                        time.Time // when the alarm was raised
+	unit                            string        // ownership key name: the instance, or "group:<name>"
+	claiming                        bool          // a Claim is outstanding
+	claimed                         time.Time     // when it was sent
+	claimAt                         time.Time     // retry the takeover then (after Freed); zero: none
+	freedAt                         time.Time     // when the key was last seen freed
+	stood                           uint8         // the candidacy last given to the arbiter (0: none)
+	damp                            time.Duration // the current damping period (damping.go)
+	dampUntil                       time.Time     // damped until then at least; zero: not damped
+	troubleAt                       time.Time     // the last trouble that damped us
+	gapAt                           time.Time     // the last gap in the adverts we hear
+	token                           int64         // last granted token (status, notify)
+	holder                          string        // last denial's holder
+	reason                          string        // last denial or revocation
+	release                         bool          // release the unit once no member holds VIPs
+	to                              string        // vipctl handover --to: the release is meant for this node
+	denials, revocations, conflicts uint64        // counted for status and metrics
+	probing                         bool          // a duplicate probe runs before the claim
+	clean                           bool          // the key was freed by a clean release: skip the probe
+	zombie                          string        // a host answered for our VIP: the alarm, until a probe is clean (see zombieAlarm)
+	zombieAt                        time.Time     // when the alarm was raised
 }
 
 // unitOf is the arbiter unit of an instance: its sync group moves as one.
@@ -144,6 +148,7 @@ func (e *Engine) mayTakeOver(in *instance) func(time.Time) (bool, string) {
 		}
 		if g.claiming && now.Sub(g.claimed) > claimPatience {
 			g.claiming = false // never wait forever on an answer that was lost
+			e.damp(now, e.unitMembers(in), "claim unanswered for "+claimPatience.String())
 		}
 		switch {
 		case g.claiming || g.probing:
@@ -226,7 +231,9 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 		// us makes it step down as any VRRP master would (preemption), and
 		// its release frees the key for us. A partitioned holder never hears
 		// it and keeps the VIP: the arbiter, not VRRP, decides.
-		if ev.Holder != "" && ev.Holder != e.opt.Node && !lead.cfg.Nopreempt && !lead.m.PreemptHeld() {
+		if lead.damped(now) {
+			lead.log.Info("not forcing a release: preemption damped", "until", lead.dampEnd())
+		} else if ev.Holder != "" && ev.Holder != e.opt.Node && !lead.cfg.Nopreempt && !lead.m.PreemptHeld() {
 			for _, in := range members {
 				if in.m.State() == StateBackup {
 					in.sendAdvert(in.m.Priority())
@@ -256,6 +263,7 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 			}
 		}
 		if e.unitHolds(members) {
+			e.damp(now, members, "grant revoked: "+ev.Reason)
 			lead.log.Warn("arbiter revoked the grant, stepping down", "unit", ev.Unit, "reason", ev.Reason)
 			for _, in := range members {
 				e.stepDown(now, in, "arbiter revoked the grant: "+ev.Reason)
@@ -294,9 +302,9 @@ func claimWait(ev ArbiterEvent, node string, prio uint8) time.Duration {
 
 // standing is the candidacy a unit should have: its lead's priority while
 // every member is a healthy backup ready to take over, else 0.
-func (e *Engine) standing(members []*instance) uint8 {
+func (e *Engine) standing(now time.Time, members []*instance) uint8 {
 	for _, in := range members {
-		if in.m.State() != StateBackup || in.fault || in.m.PreemptHeld() || in.zombieAlarm() != "" {
+		if in.m.State() != StateBackup || in.fault || in.m.PreemptHeld() || in.zombieAlarm() != "" || in.damped(now) {
 			return 0
 		}
 	}
@@ -305,7 +313,7 @@ func (e *Engine) standing(members []*instance) uint8 {
 
 // flushCandidacies tells the arbiter about every unit whose candidacy
 // changed since the last event.
-func (e *Engine) flushCandidacies() {
+func (e *Engine) flushCandidacies(now time.Time) {
 	if e.opt.Arbiter == nil {
 		return
 	}
@@ -320,11 +328,19 @@ func (e *Engine) flushCandidacies() {
 		if !e.gated(in) {
 			continue
 		}
-		if p := e.standing(members); p != in.gate.stood {
+		if p := e.standing(now, members); p != in.gate.stood {
 			in.gate.stood = p
 			e.opt.Arbiter.Stand(in.gate.unit, p)
 		}
 	}
+}
+
+// unitMembers is in with the rest of its sync group.
+func (e *Engine) unitMembers(in *instance) []*instance {
+	if in.group != nil {
+		return in.group.members
+	}
+	return []*instance{in}
 }
 
 // unitHolds reports whether any member of a unit holds its VIPs.

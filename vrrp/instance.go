@@ -47,6 +47,8 @@ type instance struct {
 	announceDue bool
 	awaitGen    uint64
 
+	lastAdvert time.Time // a live advert last arrived (damping.go)
+
 	// Gratuitous ARP / NA schedule after becoming master.
 	garpSecondAt  time.Time // garp_master_delay burst; zero when none pending
 	garpRefreshAt time.Time // garp_master_refresh; zero when off
@@ -169,7 +171,7 @@ func trackersOf(c *config.Instance) []track.Tracker {
 // nextDeadline is the earliest time the engine must call tick.
 func (in *instance) nextDeadline() time.Time {
 	d := in.m.NextDeadline()
-	for _, t := range []time.Time{in.refreshAt, in.garpSecondAt, in.garpRefreshAt, in.gate.claimAt} {
+	for _, t := range []time.Time{in.refreshAt, in.garpSecondAt, in.garpRefreshAt, in.gate.claimAt, in.dampEnd()} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}

@@ -51,6 +51,18 @@ func (l *Lab) Isolate(h *Host) error {
 	})
 }
 
+// Lossy drops pct percent of the frames in and out of h's eth0 at random,
+// independently per frame (nftables numgen: `tc netem loss pct%` on a
+// kernel without sch_netem); 0 ends it. Other faults on h stay.
+func (l *Lab) Lossy(h *Host, pct int) error {
+	if pct < 0 || pct > 100 {
+		return fmt.Errorf("lab: loss %d%% out of range", pct)
+	}
+	return l.update(map[*Host]func(*faults){
+		h: func(f *faults) { f.lossPct = pct },
+	})
+}
+
 // Heal makes the given hosts healthy again: it ends their isolation,
 // every cut between them and any other host (rules on either side), and
 // their netem qdisc. Cuts between other hosts stay.

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
@@ -132,6 +133,32 @@ func TestIsolate(t *testing.T) {
 	if strings.Contains(string(out), nftTable) {
 		t.Errorf("table %s left after Heal:\n%s", nftTable, out)
 	}
+}
+
+// TestLossy: 30 % loss each way on n1 loses about half of the echo round
+// trips (1 − 0.7²); the bounds are ten standard deviations wide.
+func TestLossy(t *testing.T) {
+	requireRoot(t)
+	requireTool(t, "nft")
+	l := ForTest(t, Options{Nodes: 2})
+	n1, n2 := l.Nodes[0], l.Nodes[1]
+	mustReach(t, n2, n1.Addr4)
+	if err := l.Lossy(n1, 30); err != nil {
+		t.Fatal(err)
+	}
+	const sent = 300
+	out, err := n2.Exec(t.Context(), "ping", "-n", "-q", "-c", fmt.Sprint(sent), "-i", "0.002", "-W", "1", n1.Addr4.String())
+	var got int
+	if _, serr := fmt.Sscanf(string(out[strings.Index(string(out), "transmitted, ")+len("transmitted, "):]), "%d received", &got); serr != nil {
+		t.Fatalf("ping: %v (%v): %s", serr, err, out)
+	}
+	if got < sent*25/100 || got > sent*75/100 {
+		t.Errorf("%d of %d echo round trips through 30%% loss each way, want about half", got, sent)
+	}
+	if err := l.HealAll(); err != nil {
+		t.Fatal(err)
+	}
+	mustReach(t, n2, n1.Addr4)
 }
 
 func TestLinkDownUp(t *testing.T) {

@@ -30,11 +30,14 @@ type source struct {
 // the lab replaces the host's table atomically, so applying it is idempotent.
 type faults struct {
 	isolated bool
+	// lossPct drops that percentage of the frames in and out of the
+	// host, at random (what `tc netem loss` does, without sch_netem).
+	lossPct int
 	// from holds the hosts whose frames this host drops, by host name.
 	from map[string]source
 }
 
-func (f faults) empty() bool { return !f.isolated && len(f.from) == 0 }
+func (f faults) empty() bool { return !f.isolated && f.lossPct == 0 && len(f.from) == 0 }
 
 // rules renders the nft script that makes the host's table match f: an
 // empty fault state removes the table. The "table; delete table" pair makes
@@ -70,9 +73,17 @@ func (f faults) rules(iface string) string {
 			writeDrop(&b, "ip6 saddr", "", v6)
 		}
 	}
+	loss := ""
+	if f.lossPct > 0 {
+		loss = fmt.Sprintf("\t\tnumgen random mod 100 < %d drop\n", f.lossPct)
+		b.WriteString(loss)
+	}
 	b.WriteString("\t}\n")
-	if f.isolated {
+	switch {
+	case f.isolated:
 		fmt.Fprintf(&b, "\tchain egress {\n\t\ttype filter hook egress device %q priority -500; policy accept;\n\t\tdrop\n\t}\n", iface)
+	case loss != "":
+		fmt.Fprintf(&b, "\tchain egress {\n\t\ttype filter hook egress device %q priority -500; policy accept;\n%s\t}\n", iface, loss)
 	}
 	b.WriteString("}\n")
 	return b.String()

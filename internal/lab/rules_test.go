@@ -20,6 +20,17 @@ func TestFaultRules(t *testing.T) {
 		want string
 	}{
 		{"none", faults{}, reset},
+		{"lossy", faults{lossPct: 30}, reset + `table netdev vipdlab {
+	chain ingress {
+		type filter hook ingress device "eth0" priority -500; policy accept;
+		numgen random mod 100 < 30 drop
+	}
+	chain egress {
+		type filter hook egress device "eth0" priority -500; policy accept;
+		numgen random mod 100 < 30 drop
+	}
+}
+`},
 		{"empty map", faults{from: map[string]source{}}, reset},
 		{"from one", faults{from: map[string]source{"n1": n1}}, reset + `table netdev vipdlab {
 	chain ingress {

@@ -69,6 +69,24 @@ func (r VIPReport) HeldBy(t time.Time) []string {
 	return out
 }
 
+// Moves counts how often the VIP changed hands from t on: every span whose
+// holders differ from the last non-empty holders before it (a VIP that
+// goes unheld and comes back to the same node did not move).
+func (r VIPReport) Moves(t time.Time) int {
+	var last []string
+	n := 0
+	for _, s := range r.Spans {
+		if len(s.Holders) == 0 {
+			continue
+		}
+		if last != nil && !slices.Equal(last, s.Holders) && s.Start.After(t) {
+			n++
+		}
+		last = s.Holders
+	}
+	return n
+}
+
 // Gap is the length of the first no-holder interval that starts at or
 // after the given time: the takeover time after a fault injected then. It is
 // zero if the VIP never went unheld after that time (for example because the

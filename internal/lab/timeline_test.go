@@ -93,6 +93,11 @@ func TestRecorder(t *testing.T) {
 			t.Errorf("held by after %d ms (-want +got):\n%s", tc.after, diff)
 		}
 	}
+	for _, tc := range []struct{ after, want int }{{0, 3}, {40, 2}, {59, 2}, {60, 1}, {100, 0}} {
+		if got := got.Moves(at(tc.after)); got != tc.want {
+			t.Errorf("moves after %d ms = %d, want %d", tc.after, got, tc.want)
+		}
+	}
 	s := rep.String()
 	for _, w := range []string{"11 samples", "10.99.7.200", "20.0ms", "30.0ms", "n1,n2", "(nobody)"} {
 		if !strings.Contains(s, w) {

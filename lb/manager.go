@@ -56,7 +56,11 @@ type Manager struct {
 	mu      sync.Mutex // guards what Status and Checks read
 	applied time.Time
 	lastErr string
-	keep    bool // Run leaves the kernel state at exit (reload hands over)
+	// changes counts the pool changes recorded; inKernel is its value in
+	// the last state the plane took. They differ while a change waits for
+	// (or failed) its Apply: status shows the kernel lagging.
+	changes, inKernel uint64
+	keep              bool // Run leaves the kernel state at exit (reload hands over)
 }
 
 type where struct{ pool, member, checker int }
@@ -196,6 +200,9 @@ func (m *Manager) record(st check.Status) bool {
 	m.mu.Lock()
 	p := m.pools[u.pool]
 	evs, changed := p.update(u.member, u.checker, st)
+	if changed {
+		m.changes++
+	}
 	m.mu.Unlock()
 	for _, ev := range evs {
 		m.log.Info("load balancer change", "event", ev.kind, "vs", ev.vs, "rs", ev.rs, "reason", ev.detail)
@@ -211,7 +218,7 @@ func (m *Manager) record(st check.Status) bool {
 }
 
 func (m *Manager) apply() {
-	st := m.snapshotDesired()
+	st, gen := m.snapshotDesired()
 	err := m.plane.Apply(st)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -227,12 +234,14 @@ func (m *Manager) apply() {
 	}
 	m.lastErr = ""
 	m.applied = m.o.Clock.Now()
+	m.inKernel = gen
 }
 
-func (m *Manager) snapshotDesired() dataplane.State {
+// snapshotDesired is the desired state and the count of changes it holds.
+func (m *Manager) snapshotDesired() (dataplane.State, uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.Desired()
+	return m.Desired(), m.changes
 }
 
 // exit runs at shutdown: omega scripts, then the plane's cleanup.
@@ -320,7 +329,7 @@ func anyLocal(entries []vsAddress, local func(netip.Addr) bool) bool {
 func (m *Manager) Status() control.LBStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := control.LBStatus{Dataplane: m.plane.Name(), Applied: m.applied, Error: m.lastErr}
+	out := control.LBStatus{Dataplane: m.plane.Name(), Applied: m.applied, Error: m.lastErr, Pending: m.changes != m.inKernel}
 	for _, p := range m.pools {
 		vs := control.VirtualServerStatus{Name: p.name, Algo: p.vs.LBAlgo, Kind: p.vs.LBKind, Quorum: p.quorum}
 		if vs.Algo == "" {

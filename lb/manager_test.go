@@ -21,6 +21,7 @@ type fakePlane struct {
 	last    dataplane.State
 	applies int
 	removed bool
+	fail    error // Apply returns it (and takes nothing) while set
 	changed chan struct{}
 }
 
@@ -29,6 +30,10 @@ func newFakePlane() *fakePlane { return &fakePlane{changed: make(chan struct{}, 
 func (f *fakePlane) Name() string { return "fake" }
 func (f *fakePlane) Apply(st dataplane.State) error {
 	f.mu.Lock()
+	if f.fail != nil {
+		f.mu.Unlock()
+		return f.fail
+	}
 	f.last, f.removed = st, false
 	f.applies++
 	f.mu.Unlock()
@@ -156,6 +161,31 @@ virtual_server 10.0.0.1 80 {
 	waitFor(".2 down, again sorry", []string{"sorry 10.0.0.99:80"})
 	set("10.0.0.2:80", true)
 	waitFor(".2 back", []string{"10.0.0.2:80=1", "10.0.0.3:80=1"})
+	if m.Status().Pending {
+		t.Errorf("status pending after the kernel took every change")
+	}
+	// A change the kernel refuses shows as pending until an Apply lands.
+	plane.mu.Lock()
+	plane.fail = errors.New("netlink: busy")
+	plane.mu.Unlock()
+	set("10.0.0.3:80", false)
+	deadline := time.Now().Add(10 * time.Second)
+	for !m.Status().Pending {
+		if time.Now().After(deadline) {
+			t.Fatalf("a refused Apply never showed as pending: %+v", m.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	plane.mu.Lock()
+	plane.fail = nil
+	plane.mu.Unlock()
+	set("10.0.0.3:80", true)
+	waitFor(".3 back after the refusal", []string{"10.0.0.2:80=1", "10.0.0.3:80=1"})
+	for deadline := time.Now().Add(10 * time.Second); m.Status().Pending; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still pending after the kernel took the state: %+v", m.Status())
+		}
+	}
 
 	st := m.Status()
 	if len(st.VirtualServers) != 1 || !st.VirtualServers[0].Quorum || len(st.VirtualServers[0].RealServers) != 2 ||

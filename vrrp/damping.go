@@ -26,6 +26,7 @@ const (
 
 // damp starts or lengthens the damping of a unit's members.
 func (e *Engine) damp(now time.Time, members []*instance, why string) {
+	e.candDirty = true
 	g := &members[0].gate
 	switch {
 	case g.damp == 0 || now.Sub(g.troubleAt) > dampReset:
@@ -65,9 +66,10 @@ func (in *instance) noteAdvert(now time.Time) {
 }
 
 // undamp ends a damping whose time has come.
-func (in *instance) undamp(now time.Time) {
+func (e *Engine) undamp(now time.Time, in *instance) {
 	if end := in.dampEnd(); !end.IsZero() && !now.Before(end) {
 		in.gate.dampUntil = time.Time{}
+		e.candDirty = true
 		in.log.Info("preemption damping over", "unit", in.gate.unit)
 	}
 }

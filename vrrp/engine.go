@@ -56,6 +56,9 @@ type Engine struct {
 	probes   chan probeResult
 	released chan releaseResult
 
+	// candDirty: some instance's candidacy may have changed (gate.go).
+	candDirty bool
+
 	runCtx       context.Context // Run's context: links opened on reload live as long
 	stopTrackers context.CancelFunc
 	groups       []*group
@@ -420,6 +423,9 @@ func (e *Engine) receive(now time.Time, r rxAdvert) {
 		if r.adv.Priority > 0 {
 			in.noteAdvert(now)
 		}
+		if in.gate.zombie != "" {
+			e.candDirty = true // a live master's advert may clear the alarm
+		}
 		info := AdvertInfo{Priority: r.adv.Priority, Src: r.meta.Src, Interval: r.adv.Interval()}
 		e.drive(now, in,
 			func(m *Machine) []Action { return m.ReceiveAdvert(now, info) },
@@ -469,6 +475,7 @@ func (e *Engine) retrack(now time.Time, in *instance) {
 	}
 	if prio != in.prio {
 		in.prio = prio
+		e.candDirty = true
 		in.log.Info("effective priority changed", "priority", prio, "base", in.cfg.Priority, "reason", reason)
 		e.drive(now, in,
 			func(m *Machine) []Action { return m.SetPriority(now, prio) },
@@ -496,7 +503,7 @@ func (e *Engine) tick(now time.Time) {
 		if in.holding && !in.refreshAt.IsZero() && !now.Before(in.refreshAt) {
 			e.installVIPs(now, in)
 		}
-		in.undamp(now)
+		e.undamp(now, in)
 		if !in.gate.claimAt.IsZero() && !now.Before(in.gate.claimAt) {
 			in.gate.claimAt = time.Time{}
 			// A candidate before us took over (we heard its advert): no claim.
@@ -560,6 +567,7 @@ func (e *Engine) apply(now time.Time, in *instance, acts []Action) {
 		case TakeoverDenied:
 			in.log.Info("takeover denied", "reason", a.Reason)
 		case Transition:
+			e.candDirty = true
 			e.transitioned(now, in, a)
 		}
 	}

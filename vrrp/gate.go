@@ -192,6 +192,7 @@ func (e *Engine) lifetimeFor(in *instance, now time.Time) (time.Duration, bool) 
 
 // arbiterEvent applies one answer of the arbiter to the instances of its unit.
 func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
+	e.candDirty = true
 	var members []*instance
 	for _, in := range e.insts {
 		if e.gated(in) && in.gate.unit == ev.Unit {
@@ -231,9 +232,12 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 		// us makes it step down as any VRRP master would (preemption), and
 		// its release frees the key for us. A partitioned holder never hears
 		// it and keeps the VIP: the arbiter, not VRRP, decides.
-		if lead.damped(now) {
+		force := ev.Holder != "" && ev.Holder != e.opt.Node && !lead.cfg.Nopreempt && !lead.m.PreemptHeld()
+		if force && lead.damped(now) {
 			lead.log.Info("not forcing a release: preemption damped", "until", lead.dampEnd())
-		} else if ev.Holder != "" && ev.Holder != e.opt.Node && !lead.cfg.Nopreempt && !lead.m.PreemptHeld() {
+			force = false
+		}
+		if force {
 			for _, in := range members {
 				if in.m.State() == StateBackup {
 					in.sendAdvert(in.m.Priority())
@@ -312,11 +316,14 @@ func (e *Engine) standing(now time.Time, members []*instance) uint8 {
 }
 
 // flushCandidacies tells the arbiter about every unit whose candidacy
-// changed since the last event.
+// changed since the last event. It scans the instances only after an event
+// that can change one (a transition, a priority, an arbiter event, a
+// probe, damping, a reload: candDirty), not on every advert.
 func (e *Engine) flushCandidacies(now time.Time) {
-	if e.opt.Arbiter == nil {
+	if e.opt.Arbiter == nil || !e.candDirty {
 		return
 	}
+	e.candDirty = false
 	for _, in := range e.insts {
 		members := []*instance{in}
 		if in.group != nil {
@@ -558,6 +565,7 @@ func (e *Engine) probeDone(now time.Time, r probeResult) {
 	}
 	g := &in.gate
 	g.probing = false
+	e.candDirty = true
 	if r.found && in.m.HeardMaster(now) {
 		// Backups that time out together all probe while one of them
 		// wins: the host answering is the master we now hear, no zombie.

@@ -94,6 +94,9 @@ func (e *Engine) reload(now time.Time, cfg *config.Config) error {
 		}
 		in.log.Info("instance removed or changed by reload, stepping down")
 		e.apply(now, in, in.m.Shutdown(now)) // alone: its group is rebuilt
+		if e.gated(in) && in.gate.stood != 0 {
+			e.opt.Arbiter.Stand(in.gate.unit, 0) // a successor with its unit stands again below
+		}
 		if err := e.opt.Addrs.Remove(in.vips); err != nil {
 			in.log.Warn("remove VIPs", "err", err)
 		}
@@ -120,6 +123,7 @@ func (e *Engine) reload(now time.Time, cfg *config.Config) error {
 	e.buildGroups(cfg)
 	e.prepareArbiter()
 	e.closeUnusedLinks()
+	e.candDirty = true
 
 	// Scripts are restarted with the new config; their last results are
 	// kept, so an unchanged tracker does not glitch the priority (keepalived

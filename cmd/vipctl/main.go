@@ -180,6 +180,9 @@ func printLB(w io.Writer, lb control.LBStatus, now time.Time) {
 	if !lb.Applied.IsZero() {
 		applied = now.Sub(lb.Applied).Round(time.Second).String() + " ago"
 	}
+	if lb.Pending {
+		applied += "; changes below not in the kernel yet"
+	}
 	fmt.Fprintf(w, "\nload balancer (%s, applied %s)\n", lb.Dataplane, applied)
 	if lb.Error != "" {
 		fmt.Fprintf(w, "  DATA PLANE ERROR: %s\n", lb.Error)

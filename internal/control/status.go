@@ -120,7 +120,10 @@ type LBStatus struct {
 	// Applied is when the kernel last took the desired state.
 	Applied time.Time `json:"applied,omitzero"`
 	// Error is the data plane's last failure, empty once it applies again.
-	Error          string                `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Pending: the real servers' states below have changed since the
+	// kernel last took them (an Apply is under way, or failed).
+	Pending        bool                  `json:"pending,omitempty"`
 	VirtualServers []VirtualServerStatus `json:"virtual_servers"`
 }
 

@@ -183,6 +183,13 @@ func checkShares(t *testing.T, what string, got map[string]int, want map[string]
 // lbStatus returns the virtual server called name from vipd's status.
 func lbVS(t *testing.T, v *Vipd, name string) control.VirtualServerStatus {
 	t.Helper()
+	vs, _ := lbVSPending(t, v, name)
+	return vs
+}
+
+// lbVSPending is lbVS with whether the kernel still lags the states shown.
+func lbVSPending(t *testing.T, v *Vipd, name string) (control.VirtualServerStatus, bool) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	st, err := v.Status(ctx)
@@ -194,26 +201,27 @@ func lbVS(t *testing.T, v *Vipd, name string) control.VirtualServerStatus {
 	}
 	for _, vs := range st.LB.VirtualServers {
 		if vs.Name == name {
-			return vs
+			return vs, st.LB.Pending
 		}
 	}
 	t.Fatalf("no virtual server %q in %+v", name, st.LB)
-	return control.VirtualServerStatus{}
+	return control.VirtualServerStatus{}, false
 }
 
-// waitRS waits until real server addr of vs is alive (or not) and returns
-// how long that took.
+// waitRS waits until real server addr of vs is alive (or not) and the
+// kernel has taken that state, and returns how long that took.
 func waitRS(t *testing.T, v *Vipd, vs, addr string, alive bool, limit time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
-		for _, rs := range lbVS(t, v, vs).RealServers {
-			if rs.Addr == addr && rs.Alive == alive {
+		st, pending := lbVSPending(t, v, vs)
+		for _, rs := range st.RealServers {
+			if rs.Addr == addr && rs.Alive == alive && !pending {
 				return time.Since(start)
 			}
 		}
 		if time.Since(start) > limit {
-			t.Fatalf("%s %s: alive=%v not reached in %s: %+v", vs, addr, alive, limit, lbVS(t, v, vs))
+			t.Fatalf("%s %s: alive=%v (applied: %v) not reached in %s: %+v", vs, addr, alive, !pending, limit, st)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -258,7 +258,7 @@ func (a *Arbiter) SetView(key string, holders []Holder) {
 		return
 	}
 	if h, ok := Conflict(a.cfg.Node, u.token, holders); ok {
-		a.revokeLocked(u, fmt.Sprintf("conflict: gossip shows %s holding it with newer token %d (ours %d)", h.Node, h.Token, u.token))
+		a.revokeLocked(u, CauseConflict, fmt.Sprintf("conflict: gossip shows %s holding it with newer token %d (ours %d)", h.Node, h.Token, u.token))
 	}
 }
 
@@ -446,13 +446,13 @@ func (a *Arbiter) doClaim(ctx context.Context, u *unit, o op) {
 
 // revokeLocked ends a grant we held and tells the engine. The token stays
 // so that the engine's Release still deletes the key if it is ours.
-func (a *Arbiter) revokeLocked(u *unit, reason string) {
+func (a *Arbiter) revokeLocked(u *unit, cause Cause, reason string) {
 	if !u.held {
 		return
 	}
 	u.held = false
 	a.log.Warn("grant revoked", "unit", u.name, "token", u.token, "reason", reason)
-	a.q.push(Event{Key: u.name, Kind: Revoked, Grant: Grant{Key: u.name, Token: u.token}, Reason: reason})
+	a.q.push(Event{Key: u.name, Kind: Revoked, Grant: Grant{Key: u.name, Token: u.token}, Reason: reason, Cause: cause})
 }
 
 // shutdown waits for in-flight operations and releases what is left.

@@ -138,6 +138,9 @@ func TestLeaseRevokedFromOutside(t *testing.T) {
 	if !strings.HasPrefix(ev.Reason, "key lost") && ev.Reason != "lease not found" {
 		t.Errorf("reason %q, want key lost or lease not found", ev.Reason)
 	}
+	if ev.Cause != CauseKeyLost && ev.Cause != CauseLease {
+		t.Errorf("cause %d, want key lost or lease", ev.Cause)
+	}
 	if _, ok := a1.Grant(key, time.Now()); ok {
 		t.Errorf("n1 Grant ok after its lease was revoked")
 	}
@@ -227,8 +230,8 @@ func TestEtcdDownRevokedAtDeadline(t *testing.T) {
 		t.Errorf("Grant ok after the revocation, asked for an earlier time")
 	}
 	rv := next(t, a, key)
-	if rv.Kind != Revoked || !strings.Contains(rv.Reason, "lease deadline passed") {
-		t.Errorf("got %s (%s), want revoked: lease deadline passed", rv.Kind, rv.Reason)
+	if rv.Kind != Revoked || !strings.Contains(rv.Reason, "lease deadline passed") || rv.Cause != CauseLease {
+		t.Errorf("got %s (%s, cause %d), want revoked: lease deadline passed", rv.Kind, rv.Reason, rv.Cause)
 	}
 	t.Logf("revoked at D: %s", rv.Reason)
 }

@@ -44,6 +44,20 @@ func (k EventKind) String() string {
 	return "EventKind(" + strconv.Itoa(int(k)) + ")"
 }
 
+// Cause says why a grant was revoked, for callers that count or branch on
+// it (Reason is for people).
+type Cause int
+
+const (
+	// CauseLease: our lease died or its local deadline passed.
+	CauseLease Cause = iota + 1
+	// CauseKeyLost: the ownership key was deleted or changed hands.
+	CauseKeyLost
+	// CauseConflict: gossip showed another member holding the unit with a
+	// newer token.
+	CauseConflict
+)
+
 // Event is one answer or notification for a unit (instance or sync group).
 type Event struct {
 	Key    string // the unit's name, as passed to Claim
@@ -51,6 +65,7 @@ type Event struct {
 	Grant  Grant
 	Holder string // Denied: who holds the key
 	Reason string
+	Cause  Cause // Revoked: why
 	// Clean marks a Freed after a clean release: the holder removed its
 	// VIPs before deleting the key, so no duplicate probe is needed.
 	Clean bool

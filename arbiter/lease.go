@@ -182,7 +182,7 @@ func (a *Arbiter) loseLeaseLocked(reason string) {
 	}
 	for _, u := range a.units {
 		if u.held && u.lease == id {
-			a.revokeLocked(u, reason)
+			a.revokeLocked(u, CauseLease, reason)
 		}
 	}
 	a.log.Warn("lease lost", "lease", fmt.Sprintf("%x", id), "reason", reason)

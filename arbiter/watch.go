@@ -94,12 +94,12 @@ func (a *Arbiter) resync(kvs []*mvccpb.KeyValue, rev int64, first bool) {
 		if kv != nil {
 			u.known = max(u.known, kv.CreateRevision)
 			if u.held && kv.CreateRevision != u.token {
-				a.revokeLocked(u, "key lost: now held by "+decodeOwner(kv).Node)
+				a.revokeLocked(u, CauseKeyLost, "key lost: now held by "+decodeOwner(kv).Node)
 			}
 			continue
 		}
 		if u.held {
-			a.revokeLocked(u, "key lost: deleted (lease expired or revoked)")
+			a.revokeLocked(u, CauseKeyLost, "key lost: deleted (lease expired or revoked)")
 			continue
 		}
 		if u.interested && !first {
@@ -138,7 +138,7 @@ func (a *Arbiter) applyWatch(evs []*clientv3.Event) {
 		if ev.Type == mvccpb.PUT {
 			u.known = max(u.known, ev.Kv.CreateRevision)
 			if u.held && newer && ev.Kv.CreateRevision != u.token {
-				a.revokeLocked(u, "key lost: now held by "+decodeOwner(ev.Kv).Node)
+				a.revokeLocked(u, CauseKeyLost, "key lost: now held by "+decodeOwner(ev.Kv).Node)
 			}
 			continue
 		}
@@ -149,7 +149,7 @@ func (a *Arbiter) applyWatch(evs []*clientv3.Event) {
 			prev = decodeOwner(ev.PrevKv)
 		}
 		if u.held && newer && (ev.PrevKv == nil || tok == u.token) {
-			a.revokeLocked(u, "key lost: deleted (lease expired or revoked)")
+			a.revokeLocked(u, CauseKeyLost, "key lost: deleted (lease expired or revoked)")
 			continue
 		}
 		// Our own deletions (releases, a previous incarnation's key) free

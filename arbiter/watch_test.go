@@ -80,8 +80,8 @@ func TestGossipConflictRevokes(t *testing.T) {
 	if _, ok := a.Grant("VI_1", a.clock.Now()); ok {
 		t.Errorf("grant kept although n2 holds a newer token")
 	}
-	if n := len(a.q.q); n != 1 || a.q.q[0].Kind != Revoked {
-		t.Fatalf("events %+v, want one revoked", a.q.q)
+	if n := len(a.q.q); n != 1 || a.q.q[0].Kind != Revoked || a.q.q[0].Cause != CauseConflict {
+		t.Fatalf("events %+v, want one revoked for a conflict", a.q.q)
 	}
 	t.Logf("revoked: %s", a.q.q[0].Reason)
 }

@@ -547,10 +547,7 @@ func (e *Engine) apply(now time.Time, in *instance, acts []Action) {
 				e.installVIPs(now, in)
 			}
 		case RemoveVIPs:
-			if err := e.opt.Addrs.Remove(in.vips); err != nil {
-				in.log.Error("remove VIPs", "err", err)
-			}
-			in.dropVIPs()
+			e.removeVIPs(in)
 			in.gate.release = e.gated(in)
 		case Announce:
 			if in.awaiting {
@@ -586,6 +583,16 @@ func (e *Engine) transitioned(now time.Time, in *instance, t Transition) {
 		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: t.To.String(),
 			Priority: int(in.m.Priority()), Env: e.notifyEnv(in)})
 	}
+}
+
+// removeVIPs takes an instance's VIPs out of the kernel and stops
+// refreshing and announcing them: every step-down, stop and removal goes
+// through it.
+func (e *Engine) removeVIPs(in *instance) {
+	if err := e.opt.Addrs.Remove(in.vips); err != nil {
+		in.log.Error("remove VIPs", "err", err)
+	}
+	in.dropVIPs()
 }
 
 // installVIPs installs or refreshes an instance's VIPs with the lifetime
@@ -630,11 +637,7 @@ func (e *Engine) shutdown(now time.Time) {
 	}
 	for _, in := range e.insts {
 		e.apply(now, in, in.m.Shutdown(now)) // no-op for group members, already stopped
-		// Whatever the state, none of our VIPs may outlive the process.
-		if err := e.opt.Addrs.Remove(in.vips); err != nil {
-			in.log.Warn("remove VIPs at shutdown", "err", err)
-		}
-		in.dropVIPs()
+		e.removeVIPs(in) // whatever the state, none of our VIPs may outlive the process
 		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: "STOP", Priority: 0})
 	}
 	e.flushReleases()

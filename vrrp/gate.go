@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vipd/vipd/internal/control"
@@ -57,14 +56,15 @@ const (
 
 // ArbiterEvent is an answer to a claim or a change to a grant.
 type ArbiterEvent struct {
-	Unit   string
-	Kind   ArbiterEventKind
-	Grant  Grant
-	Holder string
-	Reason string
-	Clean  bool     // Freed after a clean release: no duplicate probe needed
-	Target string   // Freed by a handover meant for this node ("" for anyone)
-	Order  []string // Freed: the candidates in the order they claim
+	Unit     string
+	Kind     ArbiterEventKind
+	Grant    Grant
+	Holder   string
+	Reason   string
+	Conflict bool     // Revoked because gossip showed a newer holder
+	Clean    bool     // Freed after a clean release: no duplicate probe needed
+	Target   string   // Freed by a handover meant for this node ("" for anyone)
+	Order    []string // Freed: the candidates in the order they claim
 }
 
 // handoverHeadStart is how long each candidate for a freed key waits for
@@ -262,7 +262,7 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 		for _, in := range members {
 			in.gate.reason = "revoked: " + ev.Reason
 			in.gate.revocations++
-			if strings.HasPrefix(ev.Reason, "conflict") {
+			if ev.Conflict {
 				in.gate.conflicts++
 			}
 		}
@@ -372,10 +372,7 @@ func (e *Engine) takeOver(now time.Time, in *instance, reason string) {
 // stepDown leaves MASTER for BACKUP at once, VIPs first, then tells the
 // backups with a priority-0 advert (DESIGN: step-down order).
 func (e *Engine) stepDown(now time.Time, in *instance, reason string) {
-	if err := e.opt.Addrs.Remove(in.vips); err != nil {
-		in.log.Error("remove VIPs", "err", err)
-	}
-	in.dropVIPs()
+	e.removeVIPs(in)
 	if in.m.State() == StateMaster {
 		e.drive(now, in,
 			func(m *Machine) []Action { return m.ForceState(now, StateBackup, reason) },

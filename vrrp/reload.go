@@ -97,10 +97,7 @@ func (e *Engine) reload(now time.Time, cfg *config.Config) error {
 		if e.gated(in) && in.gate.stood != 0 {
 			e.opt.Arbiter.Stand(in.gate.unit, 0) // a successor with its unit stands again below
 		}
-		if err := e.opt.Addrs.Remove(in.vips); err != nil {
-			in.log.Warn("remove VIPs", "err", err)
-		}
-		in.dropVIPs()
+		e.removeVIPs(in)
 		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: "DELETED", Priority: 0})
 		in.link.insts = slices.DeleteFunc(in.link.insts, func(x *instance) bool { return x == in })
 	}

@@ -56,7 +56,8 @@ func (g *gate) pump(ctx context.Context) {
 			return
 		case ev := <-g.a.Events():
 			out := vrrp.ArbiterEvent{Unit: ev.Key, Kind: kinds[ev.Kind], Holder: ev.Holder, Reason: ev.Reason, Clean: ev.Clean, Target: ev.Target, Order: ev.Order,
-				Grant: vrrp.Grant{Token: ev.Grant.Token, ValidUntil: ev.Grant.ValidUntil, Lifetime: ev.Grant.Lifetime}}
+				Conflict: ev.Kind == arbiter.Revoked && ev.Cause == arbiter.CauseConflict,
+				Grant:    vrrp.Grant{Token: ev.Grant.Token, ValidUntil: ev.Grant.ValidUntil, Lifetime: ev.Grant.Lifetime}}
 			select {
 			case g.out <- out:
 			case <-ctx.Done():

@@ -637,7 +637,7 @@ func (e *Engine) shutdown(now time.Time) {
 	}
 	for _, in := range e.insts {
 		e.apply(now, in, in.m.Shutdown(now)) // no-op for group members, already stopped
-		e.removeVIPs(in) // whatever the state, none of our VIPs may outlive the process
+		e.removeVIPs(in)                     // whatever the state, none of our VIPs may outlive the process
 		e.opt.Notifier.Notify(in.notifyScripts(), notify.Event{Type: "INSTANCE", Name: in.cfg.Name, State: "STOP", Priority: 0})
 	}
 	e.flushReleases()

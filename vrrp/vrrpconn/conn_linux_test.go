@@ -53,28 +53,35 @@ func (n *testNS) ifindex(t *testing.T, dev string) int {
 	return l.Attrs().Index
 }
 
+// linkLocal waits (bounded) for dev's IPv6 link-local address: the kernel
+// adds it shortly after the link comes up, later on a loaded machine.
 func (n *testNS) linkLocal(t *testing.T, dev string) netip.Addr {
 	t.Helper()
-	var addrs []net.Addr
-	err := n.do(func() error {
-		ifi, err := net.InterfaceByName(dev)
-		if err != nil {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var addrs []net.Addr
+		err := n.do(func() error {
+			ifi, err := net.InterfaceByName(dev)
+			if err != nil {
+				return err
+			}
+			addrs, err = ifi.Addrs()
 			return err
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		addrs, err = ifi.Addrs()
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		ip, _ := netip.AddrFromSlice(a.(*net.IPNet).IP)
-		if ip.Is6() && ip.IsLinkLocalUnicast() {
-			return ip
+		for _, a := range addrs {
+			ip, _ := netip.AddrFromSlice(a.(*net.IPNet).IP)
+			if ip.Is6() && ip.IsLinkLocalUnicast() {
+				return ip
+			}
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has no link-local address after 10 s", dev)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("%s has no link-local address", dev)
-	return netip.Addr{}
 }
 
 type received struct {
@@ -190,6 +197,10 @@ func TestBoundToInterface(t *testing.T) {
 	veth(t, p.a, a2, p.b, b2)
 	p.a.addAddr(t, a2, netip.MustParsePrefix("10.11.0.1/24"))
 	p.b.addAddr(t, b2, netip.MustParsePrefix("10.11.0.2/24"))
+	// IPv6 adverts on the second link come from its link-local addresses
+	// (it has no other IPv6 address): sending before they exist fails.
+	p.a.linkLocal(t, a2)
+	p.b.linkLocal(t, b2)
 	for _, fam := range []int{4, 6} {
 		t.Run(map[int]string{4: "ipv4", 6: "ipv6"}[fam], func(t *testing.T) {
 			group := map[int]netip.Addr{4: GroupV4, 6: GroupV6}[fam]

@@ -200,7 +200,7 @@ func (e *Engine) awaitLinkStates(ctx context.Context, insts []*instance, wait ti
 	for missing() {
 		select {
 		case s := <-e.trkCh:
-			e.trk[trackKey{s.Kind, s.Name}] = s
+			e.noteTracker(s) // logged here: the same result later is no change
 		case <-timeout:
 			return
 		case <-ctx.Done():
@@ -438,13 +438,9 @@ func (e *Engine) receive(now time.Time, r rxAdvert) {
 // trackerChanged records a tracker result and recomputes the effective
 // priority (and fault) of every instance that tracks it.
 func (e *Engine) trackerChanged(now time.Time, s track.Status) {
-	k := trackKey{s.Kind, s.Name}
-	old, seen := e.trk[k]
-	e.trk[k] = s
-	if seen && old.Known == s.Known && old.OK == s.OK && old.Value == s.Value {
+	if !e.noteTracker(s) {
 		return
 	}
-	e.log.Info("tracker changed", "kind", s.Kind, "name", s.Name, "ok", s.OK, "value", s.Value, "detail", s.Detail)
 	for _, in := range e.insts {
 		for _, t := range in.trackers {
 			if t.Kind == s.Kind && t.Name == s.Name {
@@ -453,6 +449,19 @@ func (e *Engine) trackerChanged(now time.Time, s track.Status) {
 			}
 		}
 	}
+}
+
+// noteTracker records a tracker result and logs it when it changed (the
+// first result counts as a change); it reports whether it did.
+func (e *Engine) noteTracker(s track.Status) bool {
+	k := trackKey{s.Kind, s.Name}
+	old, seen := e.trk[k]
+	e.trk[k] = s
+	if seen && old.Known == s.Known && old.OK == s.OK && old.Value == s.Value {
+		return false
+	}
+	e.log.Info("tracker changed", "kind", s.Kind, "name", s.Name, "ok", s.OK, "value", s.Value, "detail", s.Detail)
+	return true
 }
 
 // retrack applies the trackers' verdict to one instance.

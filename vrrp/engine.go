@@ -31,6 +31,9 @@ type Options struct {
 	Arbiter Arbiter
 	// Node is this node's name, given to notify scripts as VIPD_NODE.
 	Node string
+	// HeadStart is how long each candidate for a freed key gives the ones
+	// before it (0: DefaultHeadStart).
+	HeadStart time.Duration
 	// ProbeVIP, when set, checks that no host answers for a gated
 	// instance's VIPs before it claims after an unclean loss.
 	ProbeVIP VIPProber
@@ -100,6 +103,9 @@ func NewEngine(cfg *config.Config, opt Options) *Engine {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.HeadStart <= 0 {
+		opt.HeadStart = DefaultHeadStart
 	}
 	return &Engine{
 		opt:    opt,

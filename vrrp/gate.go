@@ -67,12 +67,12 @@ type ArbiterEvent struct {
 	Order    []string // Freed: the candidates in the order they claim
 }
 
-// handoverHeadStart is how long each candidate for a freed key waits for
+// DefaultHeadStart is how long each candidate for a freed key waits for
 // the ones before it in the arbiter's order (an operator's target first,
 // then by priority) before claiming itself: a second is ample for a live
 // node to claim, and only a candidate that died or cannot reach etcd ever
 // costs it.
-const handoverHeadStart = time.Second
+const DefaultHeadStart = time.Second
 
 // claimPatience is how long an unanswered Claim blocks new ones. The
 // arbiter answers every claim; this only bounds the damage of a lost one.
@@ -255,7 +255,7 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 					in.gate.zombie = "" // what answered for the VIP was this holder, and it let go
 				}
 				in.gate.freedAt = now
-				in.gate.claimAt = now.Add(claimWait(ev, e.opt.Node, in.m.Priority()))
+				in.gate.claimAt = now.Add(claimWait(ev, e.opt.Node, in.m.Priority(), e.opt.HeadStart))
 			}
 		}
 	case ArbiterRevoked:
@@ -289,19 +289,19 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 // off after a handover, a backup whose candidacy is not written yet) only
 // after all of them; with no candidates at all, backups are spread by
 // priority as VRRP's skew would.
-func claimWait(ev ArbiterEvent, node string, prio uint8) time.Duration {
+func claimWait(ev ArbiterEvent, node string, prio uint8, headStart time.Duration) time.Duration {
 	spread := claimSpread * time.Duration(255-int(prio)) / 255
 	if ev.Target == node {
 		return 0
 	}
 	if i := slices.Index(ev.Order, node); i >= 0 {
-		return time.Duration(i) * handoverHeadStart
+		return time.Duration(i) * headStart
 	}
 	ahead := len(ev.Order)
 	if ev.Target != "" && !slices.Contains(ev.Order, ev.Target) {
 		ahead++
 	}
-	return time.Duration(ahead)*handoverHeadStart + spread
+	return time.Duration(ahead)*headStart + spread
 }
 
 // standing is the candidacy a unit should have: its lead's priority while

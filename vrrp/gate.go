@@ -325,17 +325,10 @@ func (e *Engine) flushCandidacies(now time.Time) {
 	}
 	e.candDirty = false
 	for _, in := range e.insts {
-		members := []*instance{in}
-		if in.group != nil {
-			if in.group.members[0] != in {
-				continue // the group is handled with its first member
-			}
-			members = in.group.members
+		if !e.gated(in) || (in.group != nil && in.group.members[0] != in) {
+			continue // a group is handled with its first member
 		}
-		if !e.gated(in) {
-			continue
-		}
-		if p := e.standing(now, members); p != in.gate.stood {
+		if p := e.standing(now, e.unitMembers(in)); p != in.gate.stood {
 			in.gate.stood = p
 			e.opt.Arbiter.Stand(in.gate.unit, p)
 		}
@@ -397,10 +390,7 @@ func (e *Engine) Handover(ctx context.Context, name, to string) error {
 			err = fmt.Errorf("instance %s is %s here, not MASTER", name, in.m.State())
 			return
 		}
-		members := []*instance{in}
-		if in.group != nil {
-			members = in.group.members
-		}
+		members := e.unitMembers(in)
 		if to == e.opt.Node {
 			err = fmt.Errorf("instance %s is already MASTER on %s", name, to)
 			return

@@ -11,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/vipd/vipd/arbiter/mastership"
 	"github.com/vipd/vipd/vrrp/vip"
 )
 
@@ -20,10 +21,11 @@ import (
 //
 // How the VRRP engine uses it (its goroutine never blocks on etcd):
 //
-//   - at start, remove every VIP, then call ClearStale;
-//   - MayTakeOver(now): if Grant(name, now) is ok, allow; otherwise call
-//     Claim(name, prio) (once per attempt) and deny with "waiting for the
-//     arbiter" — the answer arrives as Granted or Denied;
+//   - at start, remove every VIP, then call Prepare(units);
+//   - a machine that wants MASTER reads Grant(name, now): ok, it takes
+//     over; otherwise it returns a Claim action, the engine calls
+//     Claim(name, prio) (once per attempt) and the instance stays BACKUP
+//     ("waiting for the arbiter") — the answer arrives as Granted or Denied;
 //   - Granted: take over (install VIPs with Grant(name, now).Lifetime);
 //     Denied: stay BACKUP with Event.Reason visible; Freed: re-run the
 //     takeover check now (planned handover);
@@ -100,6 +102,8 @@ type op struct {
 	target string // release: the node an operator handover is meant for
 }
 
+var _ mastership.Arbiter = (*Arbiter)(nil)
+
 // New returns an arbiter using cli. clock nil means SystemClock, log nil
 // slog.Default(). Call Run to start it.
 func New(cfg Config, cli *clientv3.Client, clock Clock, log *slog.Logger) *Arbiter {
@@ -139,7 +143,7 @@ func newArbiter(cfg Config, cli etcdClient, clock Clock, log *slog.Logger) *Arbi
 // Events delivers the answers to Claim and the changes to grants. Read it
 // continuously: the arbiter queues without bound rather than block or drop
 // (see eventQueue), and delivers only while Run runs.
-func (a *Arbiter) Events() <-chan Event { return a.q.out }
+func (a *Arbiter) Events() <-chan mastership.Event { return a.q.out }
 
 // Run keeps a lease and watches the ownership keys until ctx is cancelled.
 // It returns nil on cancel, after releasing every key it still owns: keys
@@ -175,14 +179,14 @@ func (a *Arbiter) Run(ctx context.Context) error {
 // Claim asks for the unit's key with priority prio; the answer (Granted or
 // Denied) arrives on Events. Call it only once the unit's VIPs are known to
 // be absent locally (the engine removes them at start).
-func (a *Arbiter) Claim(key string, prio uint8) {
+func (a *Arbiter) Claim(name string, prio uint8) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	u := a.unitLocked(key)
+	u := a.unitLocked(name)
 	u.interested = true
 	u.prio = prio
 	if a.opCtx == nil || a.closing {
-		a.q.push(Event{Key: key, Kind: Denied, Reason: "arbiter not running"})
+		a.q.push(mastership.Event{Unit: name, Kind: mastership.Denied, Reason: "arbiter not running"})
 		return
 	}
 	a.enqueue(u, op{claim: true, gen: u.gen})
@@ -190,15 +194,13 @@ func (a *Arbiter) Claim(key string, prio uint8) {
 
 // Release gives the unit up. Call it after the unit's VIPs are removed:
 // the key is deleted (with a clean-release marker) and a peer may take the
-// VIPs at once. Grant reports false from the call on.
-func (a *Arbiter) Release(key string) { a.ReleaseTo(key, "") }
-
-// ReleaseTo is Release for an operator handover meant for node target:
-// the others see the target in Freed and give it a head start.
-func (a *Arbiter) ReleaseTo(key, target string) {
+// VIPs at once. Grant reports false from the call on. target names the
+// node an operator handover is meant for ("" for anyone): the others see
+// it in Freed and give it a head start.
+func (a *Arbiter) Release(name, target string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	u := a.unitLocked(key)
+	u := a.unitLocked(name)
 	u.gen++
 	u.held = false
 	if u.token == 0 || a.opCtx == nil || a.closing {
@@ -214,28 +216,28 @@ func (a *Arbiter) ReleaseTo(key, target string) {
 // Revoked event was not read yet; false too while the remaining budget is
 // too short for a kernel lifetime (the VIPs installed earlier then expire
 // on their own before the deadline; a Renewed or Revoked follows).
-func (a *Arbiter) Grant(key string, now time.Time) (Grant, bool) {
+func (a *Arbiter) Grant(name string, now time.Time) (mastership.Grant, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	u := a.units[key]
+	u := a.units[name]
 	if u == nil {
-		return Grant{}, false
+		return mastership.Grant{}, false
 	}
 	return a.grantLocked(u, now)
 }
 
-func (a *Arbiter) grantLocked(u *unit, now time.Time) (Grant, bool) {
+func (a *Arbiter) grantLocked(u *unit, now time.Time) (mastership.Grant, bool) {
 	if !u.held || u.lease != a.leaseID {
-		return Grant{}, false
+		return mastership.Grant{}, false
 	}
 	life, ok := a.dl.VIPLifetime(now)
 	if !ok {
-		return Grant{}, false
+		return mastership.Grant{}, false
 	}
 	if t := now.Add(life + vip.ExpiryLateness); t.After(a.fencedUntil) {
 		a.fencedUntil = t
 	}
-	return Grant{Key: u.name, Token: u.token, ValidUntil: a.dl.Until(), Lifetime: life}, true
+	return mastership.Grant{Token: u.token, ValidUntil: a.dl.Until(), Lifetime: life}, true
 }
 
 // SetGateway records the gateway prober's verdict. Until it is first
@@ -249,38 +251,35 @@ func (a *Arbiter) SetGateway(ok bool, reason string) {
 // SetView records what gossip says about a unit. If it shows another live
 // member holding a unit we hold with a newer token, our grant is revoked
 // at once (etcd has moved on without us noticing yet).
-func (a *Arbiter) SetView(key string, holders []Holder) {
+func (a *Arbiter) SetView(name string, holders []Holder) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	u := a.unitLocked(key)
+	u := a.unitLocked(name)
 	u.holders = append([]Holder(nil), holders...)
 	if !u.held {
 		return
 	}
 	if h, ok := Conflict(a.cfg.Node, u.token, holders); ok {
-		a.revokeLocked(u, CauseConflict, fmt.Sprintf("conflict: gossip shows %s holding it with newer token %d (ours %d)", h.Node, h.Token, u.token))
+		a.revokeLocked(u, mastership.CauseConflict, fmt.Sprintf("conflict: gossip shows %s holding it with newer token %d (ours %d)", h.Node, h.Token, u.token))
 	}
 }
 
-// ClearStale deletes the keys a previous incarnation of this node left
+// Prepare deletes the keys a previous incarnation of this node left
 // (after kill -9, a crash or a reboot) and revokes its leases, instead of
-// waiting for them to expire. Call it once the engine has removed every
-// VIP at start: only then is nothing of the old grants left in the kernel.
+// waiting for them to expire, and makes the units' key deletions reported
+// as Freed from now on, as after a Claim: a backup that never had to claim
+// learns at once that the holder released (planned handover) instead of
+// waiting for VRRP timers. Call it once the engine has removed every VIP
+// at start: only then is nothing of the old grants left in the kernel.
 // Without it, a stale key is still cleaned up when this node claims it.
-func (a *Arbiter) ClearStale() {
+func (a *Arbiter) Prepare(units []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	for _, name := range units {
+		a.unitLocked(name).interested = true
+	}
 	a.clearStale = true
 	a.clearStaleLocked()
-}
-
-// Watch makes the unit's key deletions reported as Freed from now on, as
-// after a Claim: a backup that never had to claim learns at once that the
-// holder released (planned handover) instead of waiting for VRRP timers.
-func (a *Arbiter) Watch(key string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.unitLocked(key).interested = true
 }
 
 func (a *Arbiter) clearStaleLocked() {
@@ -374,17 +373,17 @@ func (a *Arbiter) doClaim(ctx context.Context, u *unit, o op) {
 	a.mu.Lock()
 	now := a.clock.Now()
 	if a.closing {
-		a.q.push(Event{Key: u.name, Kind: Denied, Reason: "arbiter stopping"})
+		a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Denied, Reason: "arbiter stopping"})
 		a.mu.Unlock()
 		return
 	}
 	if g, ok := a.grantLocked(u, now); ok {
-		a.q.push(Event{Key: u.name, Kind: Granted, Grant: g, Reason: "already held"})
+		a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Granted, Grant: g, Reason: "already held"})
 		a.mu.Unlock()
 		return
 	}
 	if v := Decide(a.inputsLocked(u, now)); !v.Allow {
-		a.q.push(Event{Key: u.name, Kind: Denied, Reason: v.Reason})
+		a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Denied, Reason: v.Reason})
 		a.mu.Unlock()
 		return
 	}
@@ -410,11 +409,11 @@ func (a *Arbiter) doClaim(ctx context.Context, u *unit, o op) {
 	delete(a.stale, u.name)
 	switch {
 	case err != nil:
-		a.q.push(Event{Key: u.name, Kind: Denied, Reason: "etcd: " + err.Error()})
+		a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Denied, Reason: "etcd: " + err.Error()})
 		return
 	case !out.granted:
 		u.known = max(u.known, out.token)
-		a.q.push(Event{Key: u.name, Kind: Denied, Holder: out.holder.Node, Grant: Grant{Key: u.name, Token: out.token},
+		a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Denied, Holder: out.holder.Node, Grant: mastership.Grant{Token: out.token},
 			Reason: fmt.Sprintf("held by %s, token %d", out.holder.Node, out.token)})
 		return
 	}
@@ -422,7 +421,7 @@ func (a *Arbiter) doClaim(ctx context.Context, u *unit, o op) {
 	if lease != a.leaseID || a.dl.Expired(now) {
 		// The lease died while the transaction ran: the key is void and
 		// goes with the lease.
-		a.q.push(Event{Key: u.name, Kind: Denied, Reason: "lease lost during the claim"})
+		a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Denied, Reason: "lease lost during the claim"})
 		return
 	}
 	u.held, u.token, u.lease = true, out.token, lease
@@ -437,22 +436,22 @@ func (a *Arbiter) doClaim(ctx context.Context, u *unit, o op) {
 	if !ok {
 		u.held, u.token = false, 0
 		u.ops = append([]op{{token: out.token}}, u.ops...)
-		a.q.push(Event{Key: u.name, Kind: Denied, Reason: "lease budget too short to fence VIPs in the kernel"})
+		a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Denied, Reason: "lease budget too short to fence VIPs in the kernel"})
 		return
 	}
 	a.log.Info("granted", "unit", u.name, "token", out.token, "valid_until_in", g.ValidUntil.Sub(now).Round(time.Millisecond))
-	a.q.push(Event{Key: u.name, Kind: Granted, Grant: g})
+	a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Granted, Grant: g})
 }
 
 // revokeLocked ends a grant we held and tells the engine. The token stays
 // so that the engine's Release still deletes the key if it is ours.
-func (a *Arbiter) revokeLocked(u *unit, cause Cause, reason string) {
+func (a *Arbiter) revokeLocked(u *unit, cause mastership.Cause, reason string) {
 	if !u.held {
 		return
 	}
 	u.held = false
 	a.log.Warn("grant revoked", "unit", u.name, "token", u.token, "reason", reason)
-	a.q.push(Event{Key: u.name, Kind: Revoked, Grant: Grant{Key: u.name, Token: u.token}, Reason: reason, Cause: cause})
+	a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Revoked, Grant: mastership.Grant{Token: u.token}, Reason: reason, Cause: cause})
 }
 
 // shutdown waits for in-flight operations and releases what is left.
@@ -504,7 +503,7 @@ func (a *Arbiter) shutdown(ctx context.Context) {
 		}
 	}
 	a.mu.Lock()
-	a.loseLeaseLocked("arbiter stopped")
+	a.loseLeaseLocked("arbiter stopped", false)
 	a.opCtx = nil
 	a.mu.Unlock()
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/vipd/vipd/arbiter/mastership"
 )
 
 // testConfig is the configuration the etcd tests use: no startup hold, so
@@ -51,12 +53,12 @@ func TestTwoClaimantsThenHandover(t *testing.T) {
 
 	a1.Claim(key, 150)
 	ev1 := next(t, a1, key)
-	if ev1.Kind != Granted {
+	if ev1.Kind != mastership.Granted {
 		t.Fatalf("n1: %s (%s), want granted", ev1.Kind, ev1.Reason)
 	}
 	a2.Claim(key, 100)
 	ev2 := next(t, a2, key)
-	if ev2.Kind != Denied {
+	if ev2.Kind != mastership.Denied {
 		t.Fatalf("n2: %s (%s), want denied", ev2.Kind, ev2.Reason)
 	}
 
@@ -86,18 +88,18 @@ func TestTwoClaimantsThenHandover(t *testing.T) {
 	// Planned handover: n1 steps down (VIPs removed) and releases; n2 is
 	// told at once and wins.
 	start := time.Now()
-	a1.Release(key)
+	a1.Release(key, "")
 	if _, ok := a1.Grant(key, time.Now()); ok {
 		t.Errorf("n1 Grant ok after Release")
 	}
 	fr := next(t, a2, key)
-	if fr.Kind != Freed || fr.Holder != "n1" {
+	if fr.Kind != mastership.Freed || fr.Holder != "n1" {
 		t.Fatalf("n2 got %s (holder %q, %s), want freed by n1", fr.Kind, fr.Holder, fr.Reason)
 	}
 	freed := time.Since(start)
 	a2.Claim(key, 100)
 	ev := next(t, a2, key)
-	if ev.Kind != Granted {
+	if ev.Kind != mastership.Granted {
 		t.Fatalf("n2 after release: %s (%s), want granted", ev.Kind, ev.Reason)
 	}
 	t.Logf("handover: release → n2 freed %s, → n2 granted %s (%s)", freed, time.Since(start), fr.Reason)
@@ -115,11 +117,11 @@ func TestLeaseRevokedFromOutside(t *testing.T) {
 	a2 := startArbiter(t, testConfig(t, "n2"), newClient(t, sharedEtcd.endpoint), nil)
 	const key = "VI_2"
 	a1.Claim(key, 100)
-	if ev := next(t, a1, key); ev.Kind != Granted {
+	if ev := next(t, a1, key); ev.Kind != mastership.Granted {
 		t.Fatalf("n1: %s (%s)", ev.Kind, ev.Reason)
 	}
 	a2.Claim(key, 100)
-	if ev := next(t, a2, key); ev.Kind != Denied {
+	if ev := next(t, a2, key); ev.Kind != mastership.Denied {
 		t.Fatalf("n2: %s (%s)", ev.Kind, ev.Reason)
 	}
 
@@ -131,14 +133,14 @@ func TestLeaseRevokedFromOutside(t *testing.T) {
 		t.Fatalf("revoke: %v", err)
 	}
 	ev := next(t, a1, key)
-	if ev.Kind != Revoked {
+	if ev.Kind != mastership.Revoked {
 		t.Fatalf("n1: %s (%s), want revoked", ev.Kind, ev.Reason)
 	}
 	t.Logf("revoked after %s: %s", time.Since(start), ev.Reason)
 	if !strings.HasPrefix(ev.Reason, "key lost") && ev.Reason != "lease not found" {
 		t.Errorf("reason %q, want key lost or lease not found", ev.Reason)
 	}
-	if ev.Cause != CauseKeyLost && ev.Cause != CauseLease {
+	if ev.Cause != mastership.CauseKeyLost && ev.Cause != mastership.CauseLease {
 		t.Errorf("cause %d, want key lost or lease", ev.Cause)
 	}
 	if _, ok := a1.Grant(key, time.Now()); ok {
@@ -147,12 +149,12 @@ func TestLeaseRevokedFromOutside(t *testing.T) {
 	// n2 is not told at once: an outside revoke is unclean, and the old
 	// holder may still have its VIPs until it notices.
 	fr := next(t, a2, key)
-	if fr.Kind != Freed || !strings.Contains(fr.Reason, "grace") {
+	if fr.Kind != mastership.Freed || !strings.Contains(fr.Reason, "grace") {
 		t.Errorf("n2: %s (%s), want freed after the grace", fr.Kind, fr.Reason)
 	}
 	t.Logf("n2 freed %s after the revoke", time.Since(start))
 	a2.Claim(key, 100)
-	if ev := next(t, a2, key); ev.Kind != Granted {
+	if ev := next(t, a2, key); ev.Kind != mastership.Granted {
 		t.Errorf("n2 claim after the revoke: %s (%s)", ev.Kind, ev.Reason)
 	}
 }
@@ -171,14 +173,14 @@ func TestKeepAliveMovesDeadlineFromSendTime(t *testing.T) {
 	const key = "VI_3"
 	a.Claim(key, 100)
 	ev := next(t, a, key)
-	if ev.Kind != Granted {
+	if ev.Kind != mastership.Granted {
 		t.Fatalf("claim: %s (%s)", ev.Kind, ev.Reason)
 	}
 	window := 30*time.Second - 30*time.Millisecond - 500*time.Millisecond // TTL(1−ρ)−m
 	for i := range 3 {
 		clock.Advance(500 * time.Millisecond)
 		sent := clock.Now()
-		ev := next(t, a, key, Renewed)
+		ev := next(t, a, key, mastership.Renewed)
 		if want := sent.Add(window); !ev.Grant.ValidUntil.Equal(want) {
 			t.Errorf("renewal %d: ValidUntil = send%+v, want send+%s", i, ev.Grant.ValidUntil.Sub(sent), window)
 		}
@@ -207,7 +209,7 @@ func TestEtcdDownRevokedAtDeadline(t *testing.T) {
 	const key = "VI_4"
 	a.Claim(key, 100)
 	ev := next(t, a, key)
-	if ev.Kind != Granted {
+	if ev.Kind != mastership.Granted {
 		t.Fatalf("claim: %s (%s)", ev.Kind, ev.Reason)
 	}
 	D := ev.Grant.ValidUntil
@@ -235,15 +237,15 @@ func TestEtcdDownRevokedAtDeadline(t *testing.T) {
 		t.Errorf("Grant ok after the revocation, asked for an earlier time")
 	}
 	rv := next(t, a, key)
-	if rv.Kind != Revoked || !strings.Contains(rv.Reason, "lease deadline passed") || rv.Cause != CauseLease {
+	if rv.Kind != mastership.Revoked || !strings.Contains(rv.Reason, "lease deadline passed") || rv.Cause != mastership.CauseLease {
 		t.Errorf("got %s (%s, cause %d), want revoked: lease deadline passed", rv.Kind, rv.Reason, rv.Cause)
 	}
 	t.Logf("revoked at D: %s", rv.Reason)
 }
 
 func TestStaleKeyOfPreviousIncarnation(t *testing.T) {
-	for _, viaClearStale := range []bool{false, true} {
-		name := map[bool]string{false: "cleaned on claim", true: "ClearStale"}[viaClearStale]
+	for _, viaPrepare := range []bool{false, true} {
+		name := map[bool]string{false: "cleaned on claim", true: "Prepare"}[viaPrepare]
 		t.Run(name, func(t *testing.T) {
 			cli := newClient(t, sharedEtcd.endpoint)
 			prefix := testPrefix(t)
@@ -262,17 +264,17 @@ func TestStaleKeyOfPreviousIncarnation(t *testing.T) {
 			oldToken := put.Header.Revision
 
 			a := startArbiter(t, testConfig(t, "n1"), newClient(t, sharedEtcd.endpoint), nil)
-			if viaClearStale {
-				a.ClearStale()
+			if viaPrepare {
+				a.Prepare(nil)
 				ttl := waitLeaseGone(t, cli, old.ID)
 				if _, _, ok := readOwner(t, cli, prefix, key); ok {
-					t.Errorf("stale key still there after ClearStale")
+					t.Errorf("stale key still there after Prepare")
 				}
-				t.Logf("old lease TTL after ClearStale: %d", ttl)
+				t.Logf("old lease TTL after Prepare: %d", ttl)
 			}
 			a.Claim(key, 100)
 			ev := next(t, a, key)
-			if ev.Kind != Granted {
+			if ev.Kind != mastership.Granted {
 				t.Fatalf("claim: %s (%s)", ev.Kind, ev.Reason)
 			}
 			if ev.Grant.Token == oldToken {
@@ -296,7 +298,7 @@ func waitLeaseGone(t *testing.T, cli *clientv3.Client, id clientv3.LeaseID) int6
 			return resp.TTL
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("lease %x still alive 10s after ClearStale (ttl %v, err %v)", id, resp, err)
+			t.Fatalf("lease %x still alive 10s after Prepare (ttl %v, err %v)", id, resp, err)
 		}
 		time.Sleep(20 * time.Millisecond) // polling etcd, not asserting timing
 	}
@@ -343,13 +345,13 @@ func TestIndeterminateTransactions(t *testing.T) {
 		mode       string
 		fails      int32
 		otherHolds bool
-		want       EventKind
+		want       mastership.Kind
 	}{
-		{"claim applied, then error: re-read finds it ours", "after", 1, false, Granted},
-		{"claim not applied, error: re-read finds nothing, retry wins", "before", 1, false, Granted},
-		{"claim errors twice, third try wins", "before", 2, false, Granted},
-		{"claim never gets through", "before", claimAttempts, false, Denied},
-		{"someone else holds it, error: denied with the holder", "before", 1, true, Denied},
+		{"claim applied, then error: re-read finds it ours", "after", 1, false, mastership.Granted},
+		{"claim not applied, error: re-read finds nothing, retry wins", "before", 1, false, mastership.Granted},
+		{"claim errors twice, third try wins", "before", 2, false, mastership.Granted},
+		{"claim never gets through", "before", claimAttempts, false, mastership.Denied},
+		{"someone else holds it, error: denied with the holder", "before", 1, true, mastership.Denied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -360,7 +362,7 @@ func TestIndeterminateTransactions(t *testing.T) {
 			if tt.otherHolds {
 				other := startArbiter(t, testConfig(t, "n2"), newClient(t, sharedEtcd.endpoint), nil)
 				other.Claim(key, 100)
-				if ev := next(t, other, key); ev.Kind != Granted {
+				if ev := next(t, other, key); ev.Kind != mastership.Granted {
 					t.Fatalf("n2: %s (%s)", ev.Kind, ev.Reason)
 				}
 			}
@@ -373,11 +375,11 @@ func TestIndeterminateTransactions(t *testing.T) {
 			}
 			o, rev, ok := readOwner(t, cli, testPrefix(t), key)
 			switch {
-			case ev.Kind == Granted && (o.Node != "n1" || rev != ev.Grant.Token):
+			case ev.Kind == mastership.Granted && (o.Node != "n1" || rev != ev.Grant.Token):
 				t.Errorf("granted token %d but the key is %+v rev %d", ev.Grant.Token, o, rev)
 			case tt.otherHolds && (ev.Holder != "n2" || rev != ev.Grant.Token):
 				t.Errorf("denied naming %q token %d, key is %+v rev %d", ev.Holder, ev.Grant.Token, o, rev)
-			case ev.Kind == Denied && !tt.otherHolds && ok:
+			case ev.Kind == mastership.Denied && !tt.otherHolds && ok:
 				t.Errorf("denied but the key exists: %+v", o)
 			}
 			t.Logf("%s: %s", ev.Kind, ev.Reason)
@@ -393,7 +395,7 @@ func TestIndeterminateRelease(t *testing.T) {
 	const key = "VI_7"
 	a.Claim(key, 100)
 	ev := next(t, a, key)
-	if ev.Kind != Granted {
+	if ev.Kind != mastership.Granted {
 		t.Fatalf("claim: %s (%s)", ev.Kind, ev.Reason)
 	}
 	// The release transaction is applied but reports an error: the
@@ -421,7 +423,7 @@ func TestExitWaitsForUnreleasedVIPs(t *testing.T) {
 	waitLease(t, a)
 	const key = "VI_8"
 	a.Claim(key, 100)
-	if ev := next(t, a, key); ev.Kind != Granted {
+	if ev := next(t, a, key); ev.Kind != mastership.Granted {
 		t.Fatalf("claim: %s (%s)", ev.Kind, ev.Reason)
 	}
 	g, ok := a.Grant(key, clock.Now()) // the engine installs VIPs with g.Lifetime
@@ -490,7 +492,7 @@ func TestRepliesLostLeaseNotRenewedAfterDeadline(t *testing.T) {
 	const key = "VI_9"
 	a.Claim(key, 100)
 	ev := next(t, a, key)
-	if ev.Kind != Granted {
+	if ev.Kind != mastership.Granted {
 		t.Fatalf("claim: %s (%s)", ev.Kind, ev.Reason)
 	}
 	D := ev.Grant.ValidUntil
@@ -505,7 +507,7 @@ func TestRepliesLostLeaseNotRenewedAfterDeadline(t *testing.T) {
 	waitCalls(t, rec, 1)
 	clock.AdvanceTo(D)
 	rv := next(t, a, key)
-	if rv.Kind != Revoked || !strings.HasPrefix(rv.Reason, "etcd unreachable") || !strings.Contains(rv.Reason, "lease deadline passed") {
+	if rv.Kind != mastership.Revoked || !strings.HasPrefix(rv.Reason, "etcd unreachable") || !strings.Contains(rv.Reason, "lease deadline passed") {
 		t.Errorf("got %s (%s), want revoked: etcd unreachable … lease deadline passed", rv.Kind, rv.Reason)
 	}
 	rec.dropReply.Store(false)
@@ -523,10 +525,10 @@ func TestRepliesLostLeaseNotRenewedAfterDeadline(t *testing.T) {
 	rec.mu.Unlock()
 
 	// A fresh lease serves future claims.
-	var got Event
+	var got mastership.Event
 	for range 50 {
 		a.Claim(key, 100)
-		if got = next(t, a, key, Granted, Denied); got.Kind == Granted {
+		if got = next(t, a, key, mastership.Granted, mastership.Denied); got.Kind == mastership.Granted {
 			break
 		}
 		time.Sleep(20 * time.Millisecond) // waiting for the new lease, not asserting timing
@@ -534,7 +536,7 @@ func TestRepliesLostLeaseNotRenewedAfterDeadline(t *testing.T) {
 	a.mu.Lock()
 	cur := a.leaseID
 	a.mu.Unlock()
-	if got.Kind != Granted || cur == old || cur == 0 {
+	if got.Kind != mastership.Granted || cur == old || cur == 0 {
 		t.Errorf("claim after the loss: %s (%s), lease %x (old %x)", got.Kind, got.Reason, cur, old)
 	}
 	if o, _, _ := readOwner(t, cli, testPrefix(t), key); o.Lease != int64(cur) {

@@ -50,10 +50,10 @@ func parseCandidate(prefix, key string) (name, node string, ok bool) {
 // Stand sets this node's candidacy for the unit: prio > 0 stands (a backup
 // ready to take over), 0 withdraws (master, fault, an operator's hold).
 // It is written in the background and rewritten under every new lease.
-func (a *Arbiter) Stand(key string, prio uint8) {
+func (a *Arbiter) Stand(name string, prio uint8) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	u := a.unitLocked(key)
+	u := a.unitLocked(name)
 	if u.stand == prio {
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/vipd/vipd/arbiter/mastership"
 )
 
 // waitCandidates waits until a's watch has seen want as the unit's
@@ -38,19 +40,19 @@ func TestFreedListsCandidatesInOrder(t *testing.T) {
 	const key = "VI_1"
 
 	a1.Claim(key, 150)
-	if ev := next(t, a1, key); ev.Kind != Granted {
+	if ev := next(t, a1, key); ev.Kind != mastership.Granted {
 		t.Fatalf("n1: %s (%s), want granted", ev.Kind, ev.Reason)
 	}
-	a2.Watch(key)
-	a3.Watch(key)
+	a2.Prepare([]string{key})
+	a3.Prepare([]string{key})
 	a3.Stand(key, 100)
 	a2.Stand(key, 120)
 	waitCandidates(t, a3, key, []string{"n2", "n3"})
 
-	a1.Release(key)
+	a1.Release(key, "")
 	for _, a := range []*Arbiter{a2, a3} {
 		fr := next(t, a, key)
-		if fr.Kind != Freed || !slices.Equal(fr.Order, []string{"n2", "n3"}) {
+		if fr.Kind != mastership.Freed || !slices.Equal(fr.Order, []string{"n2", "n3"}) {
 			t.Fatalf("%s: %s order %v, want freed with order [n2 n3]", a.cfg.Node, fr.Kind, fr.Order)
 		}
 	}
@@ -59,17 +61,17 @@ func TestFreedListsCandidatesInOrder(t *testing.T) {
 	// though it is not the best priority; the releaser is not listed.
 	a3.Stand(key, 0)
 	a3.Claim(key, 100)
-	if ev := next(t, a3, key); ev.Kind != Granted {
+	if ev := next(t, a3, key); ev.Kind != mastership.Granted {
 		t.Fatalf("n3: %s (%s), want granted", ev.Kind, ev.Reason)
 	}
-	a1.Watch(key)
+	a1.Prepare([]string{key})
 	a1.Stand(key, 90)
 	waitCandidates(t, a2, key, []string{"n2", "n1"})
 	a3.Stand(key, 100) // a releaser standing again is still left out
 	waitCandidates(t, a2, key, []string{"n2", "n3", "n1"})
-	a3.ReleaseTo(key, "n1")
+	a3.Release(key, "n1")
 	fr := next(t, a2, key)
-	if fr.Kind != Freed || fr.Target != "n1" || !slices.Equal(fr.Order, []string{"n1", "n2"}) {
+	if fr.Kind != mastership.Freed || fr.Target != "n1" || !slices.Equal(fr.Order, []string{"n1", "n2"}) {
 		t.Fatalf("n2: %s target %q order %v, want freed for n1 with order [n1 n2]", fr.Kind, fr.Target, fr.Order)
 	}
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vipd/vipd/arbiter/mastership"
 )
 
 func TestDecide(t *testing.T) {
@@ -120,11 +122,11 @@ func TestEventQueueNeverDropsOrBlocks(t *testing.T) {
 	// Nobody reads: pushes must not block. Renewed/Freed coalesce per
 	// unit; everything else is kept in order.
 	for i := range 1000 {
-		q.push(Event{Key: "vi_1", Kind: Renewed, Reason: fmt.Sprint(i)})
-		q.push(Event{Key: "vi_2", Kind: Freed, Reason: fmt.Sprint(i)})
+		q.push(mastership.Event{Unit: "vi_1", Kind: mastership.Renewed, Reason: fmt.Sprint(i)})
+		q.push(mastership.Event{Unit: "vi_2", Kind: mastership.Freed, Reason: fmt.Sprint(i)})
 	}
 	for i := range 200 {
-		q.push(Event{Key: fmt.Sprintf("vi_%d", i), Kind: Revoked})
+		q.push(mastership.Event{Unit: fmt.Sprintf("vi_%d", i), Kind: mastership.Revoked})
 	}
 	q.mu.Lock()
 	n := len(q.q)
@@ -141,20 +143,12 @@ func TestEventQueueNeverDropsOrBlocks(t *testing.T) {
 	go q.pump(ctx)
 	revoked := 0
 	for range n {
-		if ev := <-q.out; ev.Kind == Revoked {
+		if ev := <-q.out; ev.Kind == mastership.Revoked {
 			revoked++
 		}
 	}
 	if revoked != 200 {
 		t.Errorf("delivered %d Revoked, want 200", revoked)
-	}
-}
-
-func TestGrantEnv(t *testing.T) {
-	got := Grant{Key: "VI_1", Token: 4711}.Env("VI_1", "n1")
-	want := map[string]string{"VIPD_TOKEN": "4711", "VIPD_INSTANCE": "VI_1", "VIPD_NODE": "n1"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Env (-want +got):\n%s", diff)
 	}
 }
 

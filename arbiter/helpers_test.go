@@ -15,6 +15,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/vipd/vipd/arbiter/mastership"
 )
 
 // fakeClock is a manual Clock: time moves only in Advance, which fires the
@@ -200,7 +202,7 @@ func running(t *testing.T, a *Arbiter) (stop func()) {
 			}
 			a.mu.Unlock()
 			for _, name := range held {
-				a.Release(name)
+				a.Release(name, "")
 			}
 			cancel()
 			if err := <-done; err != nil {
@@ -223,16 +225,16 @@ func waitLease(t *testing.T, a *Arbiter) {
 }
 
 // next returns the next event for key, skipping Renewed ones unless asked.
-func next(t *testing.T, a *Arbiter, key string, kinds ...EventKind) Event {
+func next(t *testing.T, a *Arbiter, key string, kinds ...mastership.Kind) mastership.Event {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
 		case ev := <-a.Events():
-			if ev.Key != key {
+			if ev.Unit != key {
 				continue
 			}
-			if len(kinds) == 0 && ev.Kind == Renewed {
+			if len(kinds) == 0 && ev.Kind == mastership.Renewed {
 				continue
 			}
 			if len(kinds) > 0 {
@@ -248,7 +250,7 @@ func next(t *testing.T, a *Arbiter, key string, kinds ...EventKind) Event {
 			return ev
 		case <-timeout:
 			t.Fatalf("no %v event for %s within 10s", kinds, key)
-			return Event{}
+			return mastership.Event{}
 		}
 	}
 }

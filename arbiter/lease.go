@@ -8,6 +8,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/vipd/vipd/arbiter/mastership"
 )
 
 // The lease loop: one lease per process, always freshly granted (a
@@ -97,7 +99,7 @@ func (a *Arbiter) keepAlive(ctx context.Context, id clientv3.LeaseID) {
 		}
 		switch {
 		case errors.Is(err, rpctypes.ErrLeaseNotFound) || (err == nil && resp.TTL <= 0):
-			a.loseLeaseLocked("lease not found")
+			a.loseLeaseLocked("lease not found", false)
 		case err != nil:
 			if ctx.Err() == nil {
 				a.leaseErr = "etcd unreachable: " + err.Error()
@@ -106,7 +108,7 @@ func (a *Arbiter) keepAlive(ctx context.Context, id clientv3.LeaseID) {
 		default:
 			moved, alive := a.dl.Renew(sent, now, time.Duration(resp.TTL)*time.Second)
 			if !alive {
-				a.loseLeaseLocked(a.deadlineReasonLocked())
+				a.loseLeaseLocked(a.deadlineReasonLocked(), true)
 				break
 			}
 			a.leaseErr = ""
@@ -127,7 +129,7 @@ func (a *Arbiter) keepAlive(ctx context.Context, id clientv3.LeaseID) {
 func (a *Arbiter) renewedLocked(now time.Time) {
 	for _, u := range a.units {
 		if g, ok := a.grantLocked(u, now); ok {
-			a.q.push(Event{Key: u.name, Kind: Renewed, Grant: g})
+			a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Renewed, Grant: g})
 		}
 	}
 }
@@ -152,7 +154,7 @@ func (a *Arbiter) onDeadline(id clientv3.LeaseID) {
 		a.armDeadlineLocked(now) // a timer that fired early
 		return
 	}
-	a.loseLeaseLocked(a.deadlineReasonLocked())
+	a.loseLeaseLocked(a.deadlineReasonLocked(), true)
 }
 
 func (a *Arbiter) deadlineReasonLocked() string {
@@ -166,8 +168,10 @@ func (a *Arbiter) deadlineReasonLocked() string {
 // revoked, the lease loop is woken to grant a new one, and the old lease
 // is revoked in etcd once the margin after D has passed (our VIPs are gone
 // by D; revoking also ends a lease that our late keepalives might still be
-// extending when only our replies are lost).
-func (a *Arbiter) loseLeaseLocked(reason string) {
+// extending when only our replies are lost). revoke is false when the
+// lease is known gone (etcd said so) or the arbiter is stopping (shutdown
+// revokes it itself).
+func (a *Arbiter) loseLeaseLocked(reason string, revoke bool) {
 	id := a.leaseID
 	if id == 0 {
 		return
@@ -182,11 +186,11 @@ func (a *Arbiter) loseLeaseLocked(reason string) {
 	}
 	for _, u := range a.units {
 		if u.held && u.lease == id {
-			a.revokeLocked(u, CauseLease, reason)
+			a.revokeLocked(u, mastership.CauseLease, reason)
 		}
 	}
 	a.log.Warn("lease lost", "lease", fmt.Sprintf("%x", id), "reason", reason)
-	if reason != "lease not found" && reason != "arbiter stopped" {
+	if revoke {
 		wait := max(a.dl.Until().Add(a.cfg.Margin).Sub(now), 0)
 		a.clock.AfterFunc(wait, func() { a.revokeLease(id) })
 	}

@@ -7,6 +7,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/vipd/vipd/arbiter/mastership"
 )
 
 // The watch loop follows every key under <prefix>/instances/: a held key
@@ -94,12 +96,12 @@ func (a *Arbiter) resync(kvs []*mvccpb.KeyValue, rev int64, first bool) {
 		if kv != nil {
 			u.known = max(u.known, kv.CreateRevision)
 			if u.held && kv.CreateRevision != u.token {
-				a.revokeLocked(u, CauseKeyLost, "key lost: now held by "+decodeOwner(kv).Node)
+				a.revokeLocked(u, mastership.CauseKeyLost, "key lost: now held by "+decodeOwner(kv).Node)
 			}
 			continue
 		}
 		if u.held {
-			a.revokeLocked(u, CauseKeyLost, "key lost: deleted (lease expired or revoked)")
+			a.revokeLocked(u, mastership.CauseKeyLost, "key lost: deleted (lease expired or revoked)")
 			continue
 		}
 		if u.interested && !first {
@@ -138,7 +140,7 @@ func (a *Arbiter) applyWatch(evs []*clientv3.Event) {
 		if ev.Type == mvccpb.PUT {
 			u.known = max(u.known, ev.Kv.CreateRevision)
 			if u.held && newer && ev.Kv.CreateRevision != u.token {
-				a.revokeLocked(u, CauseKeyLost, "key lost: now held by "+decodeOwner(ev.Kv).Node)
+				a.revokeLocked(u, mastership.CauseKeyLost, "key lost: now held by "+decodeOwner(ev.Kv).Node)
 			}
 			continue
 		}
@@ -149,7 +151,7 @@ func (a *Arbiter) applyWatch(evs []*clientv3.Event) {
 			prev = decodeOwner(ev.PrevKv)
 		}
 		if u.held && newer && (ev.PrevKv == nil || tok == u.token) {
-			a.revokeLocked(u, CauseKeyLost, "key lost: deleted (lease expired or revoked)")
+			a.revokeLocked(u, mastership.CauseKeyLost, "key lost: deleted (lease expired or revoked)")
 			continue
 		}
 		// Our own deletions (releases, a previous incarnation's key) free
@@ -170,7 +172,7 @@ func (a *Arbiter) freeLocked(u *unit, holder string, tok int64, clean bool, targ
 		who = "the previous holder"
 	}
 	if clean || a.cfg.Grace <= 0 {
-		a.q.push(Event{Key: u.name, Kind: Freed, Holder: holder, Clean: clean, Target: target, Order: a.orderLocked(u.name, holder, target),
+		a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Freed, Holder: holder, Clean: clean, Target: target, Order: a.orderLocked(u.name, holder, target),
 			Reason: fmt.Sprintf("released by %s (token %d)", who, tok)})
 		return
 	}
@@ -184,7 +186,7 @@ func (a *Arbiter) freeLocked(u *unit, holder string, tok int64, clean bool, targ
 		a.mu.Lock()
 		order := a.orderLocked(u.name, holder, "")
 		a.mu.Unlock()
-		a.q.push(Event{Key: u.name, Kind: Freed, Holder: holder, Order: order, Reason: reason})
+		a.q.push(mastership.Event{Unit: u.name, Kind: mastership.Freed, Holder: holder, Order: order, Reason: reason})
 	})
 }
 

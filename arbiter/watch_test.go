@@ -6,6 +6,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/vipd/vipd/arbiter/mastership"
 )
 
 // TestWatchEvents feeds watch events to an arbiter that holds VI_1 with
@@ -80,7 +82,7 @@ func TestGossipConflictRevokes(t *testing.T) {
 	if _, ok := a.Grant("VI_1", a.clock.Now()); ok {
 		t.Errorf("grant kept although n2 holds a newer token")
 	}
-	if n := len(a.q.q); n != 1 || a.q.q[0].Kind != Revoked || a.q.q[0].Cause != CauseConflict {
+	if n := len(a.q.q); n != 1 || a.q.q[0].Kind != mastership.Revoked || a.q.q[0].Cause != mastership.CauseConflict {
 		t.Fatalf("events %+v, want one revoked for a conflict", a.q.q)
 	}
 	t.Logf("revoked: %s", a.q.q[0].Reason)

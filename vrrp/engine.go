@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
+	"sync"
 	"time"
 
+	"github.com/vipd/vipd/arbiter/mastership"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/control"
 	"github.com/vipd/vipd/vrrp/notify"
@@ -17,10 +20,10 @@ import (
 )
 
 // Options are the engine's collaborators. Every field is required except
-// Now (defaults to time.Now) and Log (defaults to slog.Default()).
+// Log (defaults to slog.Default()) and those documented as optional. Time
+// is the time package's: tests run the engine in a testing/synctest bubble.
 type Options struct {
 	Log           *slog.Logger
-	Now           func() time.Time
 	OpenConn      ConnOpener
 	OpenAnnouncer AnnouncerOpener
 	Addrs         AddrManager
@@ -28,7 +31,7 @@ type Options struct {
 	Notifier      Notifier
 	Trackers      Trackers
 	// Arbiter gates mastership; nil runs plain VRRP (as keepalived).
-	Arbiter Arbiter
+	Arbiter mastership.Arbiter
 	// Node is this node's name, given to notify scripts as VIPD_NODE.
 	Node string
 	// HeadStart is how long each candidate for a freed key gives the ones
@@ -41,8 +44,10 @@ type Options struct {
 
 // Engine runs every VRRP instance of a configuration. One goroutine — the
 // one in Run — owns all protocol state (as keepalived's single thread does):
-// received adverts, tracker results and control requests reach it over
-// channels, so there are no locks around instances.
+// received adverts, tracker results, probe results and control requests
+// reach it over channels, so there are no locks around instances. Every
+// other goroutine the engine starts (socket readers, trackers, probes) is
+// started with spawn, and Run returns only after all of them have.
 type Engine struct {
 	opt   Options
 	log   *slog.Logger
@@ -61,6 +66,12 @@ type Engine struct {
 
 	// candDirty: some instance's candidacy may have changed (gate.go).
 	candDirty bool
+	// starting are instances built but not started yet: they wait until
+	// the interfaces they track have reported, or until startBy.
+	starting []*instance
+	startBy  time.Time
+
+	tasks sync.WaitGroup // every goroutine spawn started
 
 	runCtx       context.Context // Run's context: links opened on reload live as long
 	stopTrackers context.CancelFunc
@@ -78,7 +89,6 @@ type link struct {
 	ann   Announcer
 	group netip.Addr
 	insts []*instance
-	done  chan struct{} // closed when the receiver goroutine exits
 }
 
 type linkKey struct {
@@ -101,9 +111,6 @@ func NewEngine(cfg *config.Config, opt Options) *Engine {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
 	if opt.HeadStart <= 0 {
 		opt.HeadStart = DefaultHeadStart
 	}
@@ -125,28 +132,20 @@ func NewEngine(cfg *config.Config, opt Options) *Engine {
 }
 
 // Run starts every instance and runs the protocol until ctx is cancelled,
-// then steps down gracefully: priority-0 adverts, VIPs removed, STOP notifies.
+// then steps down gracefully: priority-0 adverts, VIPs removed, STOP
+// notifies. It returns once every goroutine it started has returned.
 func (e *Engine) Run(ctx context.Context) error {
-	now := e.opt.Now()
+	defer e.tasks.Wait()
+	now := time.Now()
 	e.runCtx = ctx
 	if err := e.build(ctx, e.cfg, now); err != nil {
 		e.closeLinks()
 		return err
 	}
-	trkCtx, stop := context.WithCancel(ctx)
-	e.stopTrackers = stop
-	go e.opt.Trackers(trkCtx, e.cfg, e.trkCh)
-	e.awaitLinkStates(ctx, e.insts, linkStateWait)
-	now = e.opt.Now() // the wait above may have taken a while
-	// Trackers are applied before the machines start, so an instance whose
-	// weight-0 script has not reported yet stays out of MASTER (keepalived's
-	// num_script_init).
-	for _, in := range e.insts {
-		e.retrack(now, in)
-	}
-	e.start(now, e.insts)
+	e.restartTrackers(e.cfg)
+	e.startWhenLinked(now, e.insts)
 
-	var arbEvents <-chan ArbiterEvent
+	var arbEvents <-chan mastership.Event
 	if e.opt.Arbiter != nil {
 		arbEvents = e.opt.Arbiter.Events()
 	}
@@ -154,7 +153,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		e.flushReleases()
-		now = e.opt.Now()
+		now = time.Now()
 		e.flushCandidacies(now)
 		e.tick(now)
 		wait := time.Hour
@@ -164,20 +163,22 @@ func (e *Engine) Run(ctx context.Context) error {
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
-			e.shutdown(e.opt.Now())
+			e.shutdown(time.Now())
 			return nil
 		case r := <-e.rx:
-			e.receive(e.opt.Now(), r)
+			e.receive(time.Now(), r)
 		case s := <-e.trkCh:
-			e.trackerChanged(e.opt.Now(), s)
+			now := time.Now()
+			e.trackerChanged(now, s)
+			e.startLinked(now, false)
 		case f := <-e.reqs:
-			f(e.opt.Now())
+			f(time.Now())
 		case ev := <-arbEvents:
-			e.arbiterEvent(e.opt.Now(), ev)
+			e.arbiterEvent(time.Now(), ev)
 		case r := <-e.probes:
-			e.probeDone(e.opt.Now(), r)
+			e.probeDone(time.Now(), r)
 		case r := <-e.released:
-			e.releaseDone(e.opt.Now(), r)
+			e.releaseDone(time.Now(), r)
 		case <-timer.C:
 		}
 	}
@@ -189,31 +190,61 @@ func (e *Engine) Run(ctx context.Context) error {
 // FAULT ("waiting for first result") at start and fire notify_fault.
 const linkStateWait = time.Second
 
-// awaitLinkStates records tracker results until every interface tracked by
-// insts has reported, or wait has passed.
-func (e *Engine) awaitLinkStates(ctx context.Context, insts []*instance, wait time.Duration) {
-	missing := func() bool {
-		for _, in := range insts {
-			for _, t := range in.trackers {
-				if t.Kind == track.KindInterface && !e.trk[trackKey{t.Kind, t.Name}].Known {
-					return true
-				}
+// startWhenLinked queues instances to start once every interface they
+// track has reported (or linkStateWait has passed), without blocking the
+// engine goroutine: the others keep advertising meanwhile.
+func (e *Engine) startWhenLinked(now time.Time, insts []*instance) {
+	if len(insts) == 0 {
+		return
+	}
+	e.starting = append(e.starting, insts...)
+	e.startBy = now.Add(linkStateWait)
+	e.startLinked(now, false)
+}
+
+// startLinked starts the queued instances when their link states are
+// known, or when force (the wait is over). Trackers are applied before the
+// machines start, so an instance whose weight-0 script has not reported
+// yet stays out of MASTER (keepalived's num_script_init).
+func (e *Engine) startLinked(now time.Time, force bool) {
+	if len(e.starting) == 0 || (!force && e.linkStatesMissing(e.starting)) {
+		return
+	}
+	insts := e.starting
+	e.starting, e.startBy = nil, time.Time{}
+	for _, in := range insts {
+		e.retrack(now, in)
+	}
+	e.start(now, insts)
+}
+
+// linkStatesMissing reports whether an interface tracked by insts has not
+// reported yet.
+func (e *Engine) linkStatesMissing(insts []*instance) bool {
+	for _, in := range insts {
+		for _, t := range in.trackers {
+			if t.Kind == track.KindInterface && !e.trk[trackKey{t.Kind, t.Name}].Known {
+				return true
 			}
 		}
-		return false
 	}
-	timeout := time.After(wait)
-	for missing() {
-		select {
-		case s := <-e.trkCh:
-			e.noteTracker(s) // logged here: the same result later is no change
-		case <-timeout:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
+	return false
 }
+
+// restartTrackers (re)starts the trackers of cfg. Results already known
+// are kept, so an unchanged tracker does not glitch a priority.
+func (e *Engine) restartTrackers(cfg *config.Config) {
+	if e.stopTrackers != nil {
+		e.stopTrackers()
+	}
+	ctx, stop := context.WithCancel(e.runCtx)
+	e.stopTrackers = stop
+	e.spawn(func() { e.opt.Trackers(ctx, cfg, e.trkCh) })
+}
+
+// spawn runs f on a goroutine that Run waits for before it returns. f must
+// return once Run's context is done (or its socket is closed).
+func (e *Engine) spawn(f func()) { e.tasks.Go(f) }
 
 // do runs f on the engine goroutine and waits for it.
 func (e *Engine) do(ctx context.Context, f func(now time.Time)) error {
@@ -281,7 +312,7 @@ func (e *Engine) buildGroups(cfg *config.Config) {
 	e.groups = groups
 	for _, in := range e.insts {
 		in.gate.unit = unitOf(in)
-		in.gateFn = e.mayTakeOver(in)
+		in.grantFn = e.granted
 	}
 }
 
@@ -345,14 +376,14 @@ func (e *Engine) linkFor(ctx context.Context, c *config.Instance) (*link, error)
 		}
 		return nil, fmt.Errorf("open VRRP socket on %s: %w", key.ifname, err)
 	}
-	l := &link{key: key, vmac: vmac, conn: conn, group: e.groupAddr(c.Family), done: make(chan struct{})}
+	l := &link{key: key, vmac: vmac, conn: conn, group: e.groupAddr(c.Family)}
 	if ann, err := e.opt.OpenAnnouncer(key.ifname); err != nil {
 		e.log.Warn("gratuitous ARP/NA unavailable", "interface", c.Interface, "err", err)
 	} else {
 		l.ann = ann
 	}
 	e.links[key] = l
-	go e.readLoop(ctx, l)
+	e.spawn(func() { e.readLoop(ctx, l) })
 	return l, nil
 }
 
@@ -373,7 +404,6 @@ func (e *Engine) groupAddr(family int) netip.Addr {
 // readLoop parses adverts from one link and hands them to the engine. It
 // ends when the conn is closed.
 func (e *Engine) readLoop(ctx context.Context, l *link) {
-	defer close(l.done)
 	buf := make([]byte, 9000)
 	for {
 		n, meta, err := l.conn.ReadFrom(buf)
@@ -448,6 +478,9 @@ func (e *Engine) trackerChanged(now time.Time, s track.Status) {
 		return
 	}
 	for _, in := range e.insts {
+		if slices.Contains(e.starting, in) {
+			continue // applied when it starts
+		}
 		for _, t := range in.trackers {
 			if t.Kind == s.Kind && t.Name == s.Name {
 				e.retrack(now, in)
@@ -502,6 +535,9 @@ func (e *Engine) retrack(now time.Time, in *instance) {
 // fence must win over a due advert), then machine timers, VIP refreshes and
 // gratuitous ARP bursts.
 func (e *Engine) tick(now time.Time) {
+	if !e.startBy.IsZero() && !now.Before(e.startBy) {
+		e.startLinked(now, true)
+	}
 	for _, in := range e.insts {
 		if in.fenceExpired(now) {
 			e.loseFence(now, in)
@@ -542,7 +578,7 @@ func (e *Engine) tick(now time.Time) {
 }
 
 func (e *Engine) nextDeadline() time.Time {
-	var d time.Time
+	d := e.startBy
 	for _, in := range e.insts {
 		if t := in.nextDeadline(); !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
@@ -576,8 +612,14 @@ func (e *Engine) apply(now time.Time, in *instance, acts []Action) {
 			if in.holding {
 				in.announce(in.cfg.GARPLowerPrioRepeat)
 			}
+		case Claim:
+			e.requestGrant(now, in, a.Priority)
 		case TakeoverDenied:
-			in.log.Info("takeover denied", "reason", a.Reason)
+			reason := a.Reason
+			if e.gated(in) {
+				reason = in.waitReason()
+			}
+			in.log.Info("takeover denied", "reason", reason)
 		case Transition:
 			e.candDirty = true
 			e.transitioned(now, in, a)
@@ -613,22 +655,36 @@ func (e *Engine) removeVIPs(in *instance) {
 // installVIPs installs or refreshes an instance's VIPs with the lifetime
 // the fence (and the arbiter's lease) allows. Without a grant it does
 // nothing: the VIPs then lapse in the kernel and the instance steps down.
-func (e *Engine) installVIPs(now time.Time, in *instance) {
+//
+// A failed refresh is a refresh that did not happen: fenceUntil keeps the
+// lifetime the kernel last accepted, and the fence steps the instance down
+// if no retry succeeds before it. A failed first install may still have
+// added some of the VIPs, so they count as held for that one lifetime.
+func (e *Engine) installVIPs(now time.Time, in *instance) error {
 	lt, ok := e.lifetimeFor(in, now)
 	if !ok {
 		// Retry at the normal pace (never spin): the fence check steps the
 		// instance down once the installed lifetime runs out.
 		in.log.Warn("no valid grant: VIPs not refreshed")
 		in.refreshAt = now.Add(fenceRefreshEvery(in.lifetime))
-		return
+		return errNoGrant
 	}
+	in.refreshAt = now.Add(fenceRefreshEvery(lt))
 	if err := e.opt.Addrs.Apply(in.vips, lt); err != nil {
-		in.log.Error("install VIPs", "err", err)
+		in.stats.InstallErrors++
+		in.log.Error("install VIPs", "err", err, "fence_until", in.fenceUntil)
+		if !in.holding {
+			in.holding, in.fenceUntil = true, now.Add(lt)
+		}
+		return fmt.Errorf("install VIPs: %w", err)
 	}
 	in.holding = true
 	in.fenceUntil = now.Add(lt)
-	in.refreshAt = now.Add(fenceRefreshEvery(lt))
+	return nil
 }
+
+// errNoGrant: a gated instance's VIPs are not (re)installed without one.
+var errNoGrant = errors.New("no valid grant")
 
 // loseFence steps down after a lapsed fence: the process was frozen or
 // starved past the VIPs' lifetime, so the kernel may have dropped them and

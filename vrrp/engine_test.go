@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vipd/vipd/config"
@@ -264,7 +265,9 @@ func (n *node) state(t *testing.T) string {
 	return st[0].State
 }
 
-// eventually polls cond until it holds or a generous deadline passes.
+// eventually polls cond until it holds or a generous deadline passes. The
+// engine tests run in a synctest bubble, so the sleeps and the deadline are
+// fake time: the poll is deterministic and costs no wall-clock time.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -297,23 +300,25 @@ vrrp_instance VI_1 {
 }
 
 func TestEngineElectsHighestPriorityAndFailsOver(t *testing.T) {
-	lan := &fakeLAN{}
-	n1 := startNode(t, lan, "10.0.0.1", fastConf(150, ""))
-	n2 := startNode(t, lan, "10.0.0.2", fastConf(100, ""))
-	eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" && n2.state(t) == "BACKUP" })
-	eventually(t, "VIP on n1 only", func() bool { return len(n1.addrs.held()) == 1 && len(n2.addrs.held()) == 0 })
+	synctest.Test(t, func(t *testing.T) {
+		lan := &fakeLAN{}
+		n1 := startNode(t, lan, "10.0.0.1", fastConf(150, ""))
+		n2 := startNode(t, lan, "10.0.0.2", fastConf(100, ""))
+		eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" && n2.state(t) == "BACKUP" })
+		eventually(t, "VIP on n1 only", func() bool { return len(n1.addrs.held()) == 1 && len(n2.addrs.held()) == 0 })
 
-	// Graceful stop: priority 0, VIPs removed, n2 takes over.
-	n1.stop()
-	if got := n1.addrs.held(); len(got) != 0 {
-		t.Errorf("n1 still holds %v after stopping", got)
-	}
-	eventually(t, "n2 master", func() bool { return n2.state(t) == "MASTER" && len(n2.addrs.held()) == 1 })
-	n1.notifier.mu.Lock()
-	defer n1.notifier.mu.Unlock()
-	if !slices.Contains(n1.notifier.events, "INSTANCE VI_1 MASTER 150") || !slices.Contains(n1.notifier.events, "INSTANCE VI_1 STOP 0") {
-		t.Errorf("n1 notify events = %v, want MASTER then STOP", n1.notifier.events)
-	}
+		// Graceful stop: priority 0, VIPs removed, n2 takes over.
+		n1.stop()
+		if got := n1.addrs.held(); len(got) != 0 {
+			t.Errorf("n1 still holds %v after stopping", got)
+		}
+		eventually(t, "n2 master", func() bool { return n2.state(t) == "MASTER" && len(n2.addrs.held()) == 1 })
+		n1.notifier.mu.Lock()
+		defer n1.notifier.mu.Unlock()
+		if !slices.Contains(n1.notifier.events, "INSTANCE VI_1 MASTER 150") || !slices.Contains(n1.notifier.events, "INSTANCE VI_1 STOP 0") {
+			t.Errorf("n1 notify events = %v, want MASTER then STOP", n1.notifier.events)
+		}
+	})
 }
 
 // withARP gives a node a duplicate probe that sees the fake LAN's kernels.
@@ -330,96 +335,105 @@ func withARP(lan *fakeLAN, self string) func(*Options) {
 // master dropped them: never two holders, however late the old master
 // processes the advert that makes it step down.
 func TestEnginePreemptionBreaksBeforeMake(t *testing.T) {
-	for round := range 10 {
-		lan := &fakeLAN{}
-		low := startNode(t, lan, "10.0.0.1", fastConf(100, ""), withARP(lan, "10.0.0.1"))
-		eventually(t, "n1 master", func() bool { return len(low.addrs.held()) == 1 })
-		high := startNode(t, lan, "10.0.0.2", fastConf(150, ""), withARP(lan, "10.0.0.2"))
-		eventually(t, "n2 preempts", func() bool { return len(high.addrs.held()) == 1 && len(low.addrs.held()) == 0 })
-		// Only the preempting node's installs count: on a starved machine
-		// the low node may miss adverts for a down interval and come back
-		// as a second master, which no VRRP can prevent.
-		lan.mu.Lock()
-		overlaps := lan.overlaps["10.0.0.2"]
-		lan.mu.Unlock()
-		if overlaps != 0 {
-			t.Fatalf("round %d: the preempting node installed the VIP %d times while the other node held it", round, overlaps)
+	synctest.Test(t, func(t *testing.T) {
+		for round := range 10 {
+			lan := &fakeLAN{}
+			low := startNode(t, lan, "10.0.0.1", fastConf(100, ""), withARP(lan, "10.0.0.1"))
+			eventually(t, "n1 master", func() bool { return len(low.addrs.held()) == 1 })
+			high := startNode(t, lan, "10.0.0.2", fastConf(150, ""), withARP(lan, "10.0.0.2"))
+			eventually(t, "n2 preempts", func() bool { return len(high.addrs.held()) == 1 && len(low.addrs.held()) == 0 })
+			// Only the preempting node's installs count: on a starved machine
+			// the low node may miss adverts for a down interval and come back
+			// as a second master, which no VRRP can prevent.
+			lan.mu.Lock()
+			overlaps := lan.overlaps["10.0.0.2"]
+			lan.mu.Unlock()
+			if overlaps != 0 {
+				t.Fatalf("round %d: the preempting node installed the VIP %d times while the other node held it", round, overlaps)
+			}
+			low.stop()
+			high.stop()
 		}
-		low.stop()
-		high.stop()
-	}
+	})
 }
 
 func TestEngineNopreemptKeepsMaster(t *testing.T) {
-	lan := &fakeLAN{}
-	n2 := startNode(t, lan, "10.0.0.2", fastConf(100, "nopreempt"))
-	eventually(t, "n2 master alone", func() bool { return n2.state(t) == "MASTER" })
-	n1 := startNode(t, lan, "10.0.0.1", fastConf(150, "nopreempt"))
-	eventually(t, "n1 backup", func() bool { return n1.state(t) == "BACKUP" })
-	time.Sleep(500 * time.Millisecond) // ten advert intervals: n1 must not preempt
-	if n1.state(t) != "BACKUP" || n2.state(t) != "MASTER" {
-		t.Errorf("nopreempt: n1 %s n2 %s, want BACKUP and MASTER", n1.state(t), n2.state(t))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		lan := &fakeLAN{}
+		n2 := startNode(t, lan, "10.0.0.2", fastConf(100, "nopreempt"))
+		eventually(t, "n2 master alone", func() bool { return n2.state(t) == "MASTER" })
+		n1 := startNode(t, lan, "10.0.0.1", fastConf(150, "nopreempt"))
+		eventually(t, "n1 backup", func() bool { return n1.state(t) == "BACKUP" })
+		time.Sleep(500 * time.Millisecond) // ten advert intervals: n1 must not preempt
+		if n1.state(t) != "BACKUP" || n2.state(t) != "MASTER" {
+			t.Errorf("nopreempt: n1 %s n2 %s, want BACKUP and MASTER", n1.state(t), n2.state(t))
+		}
+	})
 }
 
 func TestEngineScriptWeightMovesMastership(t *testing.T) {
-	lan := &fakeLAN{}
-	script := `
+	synctest.Test(t, func(t *testing.T) {
+		lan := &fakeLAN{}
+		script := `
 vrrp_script chk {
     script "/bin/true"
     interval 1
     weight -60
 }`
-	conf := func(prio int) string {
-		return script + fastConf(prio, "track_script { chk }")
-	}
-	n1 := startNode(t, lan, "10.0.0.1", conf(150))
-	n2 := startNode(t, lan, "10.0.0.2", conf(100))
-	eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
-	n1.trk <- track.Status{Name: "chk", Kind: track.KindScript, Known: true, OK: false, Detail: "exit 1"}
-	eventually(t, "n2 master after n1's script fails", func() bool { return n2.state(t) == "MASTER" && n1.state(t) == "BACKUP" })
-	st, _ := n1.engine.Status(context.Background())
-	if st[0].Priority != 90 || st[0].BasePriority != 150 {
-		t.Errorf("n1 priority %d base %d, want 90 and 150", st[0].Priority, st[0].BasePriority)
-	}
+		conf := func(prio int) string {
+			return script + fastConf(prio, "track_script { chk }")
+		}
+		n1 := startNode(t, lan, "10.0.0.1", conf(150))
+		n2 := startNode(t, lan, "10.0.0.2", conf(100))
+		eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
+		n1.trk <- track.Status{Name: "chk", Kind: track.KindScript, Known: true, OK: false, Detail: "exit 1"}
+		eventually(t, "n2 master after n1's script fails", func() bool { return n2.state(t) == "MASTER" && n1.state(t) == "BACKUP" })
+		st, _ := n1.engine.Status(context.Background())
+		if st[0].Priority != 90 || st[0].BasePriority != 150 {
+			t.Errorf("n1 priority %d base %d, want 90 and 150", st[0].Priority, st[0].BasePriority)
+		}
+	})
 }
 
 func TestEngineFenceLapseStepsDown(t *testing.T) {
-	// A master whose refreshes stop (as if frozen) must find its fence
-	// lapsed and re-enter as backup rather than refresh a VIP the kernel
-	// already dropped.
-	lan := &fakeLAN{}
-	n1 := startNode(t, lan, "10.0.0.1", fastConf(150, ""))
-	eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
-	var last string
-	err := n1.engine.do(context.Background(), func(now time.Time) {
-		in := n1.engine.insts[0]
-		later := in.fenceUntil.Add(time.Millisecond)
-		if !in.fenceExpired(later) {
-			t.Errorf("fence not expired at its deadline")
+	synctest.Test(t, func(t *testing.T) {
+		// A master whose refreshes stop (as if frozen) must find its fence
+		// lapsed and re-enter as backup rather than refresh a VIP the kernel
+		// already dropped.
+		lan := &fakeLAN{}
+		n1 := startNode(t, lan, "10.0.0.1", fastConf(150, ""))
+		eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
+		var last string
+		err := n1.engine.do(context.Background(), func(now time.Time) {
+			in := n1.engine.insts[0]
+			later := in.fenceUntil.Add(time.Millisecond)
+			if !in.fenceExpired(later) {
+				t.Errorf("fence not expired at its deadline")
+			}
+			n1.engine.loseFence(later, in)
+			last = in.last.From + "→" + in.last.To + ": " + in.last.Reason
+			if in.holding {
+				t.Errorf("still holding after the fence lapsed")
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		n1.engine.loseFence(later, in)
-		last = in.last.From + "→" + in.last.To + ": " + in.last.Reason
-		if in.holding {
-			t.Errorf("still holding after the fence lapsed")
+		if !strings.HasPrefix(last, "MASTER→BACKUP: kernel fence lapsed") {
+			t.Errorf("last transition %q, want MASTER→BACKUP for a lapsed fence", last)
+		}
+		if got := n1.addrs.held(); len(got) != 0 {
+			t.Errorf("VIPs %v still installed after the fence lapsed", got)
 		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(last, "MASTER→BACKUP: kernel fence lapsed") {
-		t.Errorf("last transition %q, want MASTER→BACKUP for a lapsed fence", last)
-	}
-	if got := n1.addrs.held(); len(got) != 0 {
-		t.Errorf("VIPs %v still installed after the fence lapsed", got)
-	}
 }
 
 func TestEngineReloadKeepsMasterAndAppliesVIPDiff(t *testing.T) {
-	lan := &fakeLAN{}
-	n1 := startNode(t, lan, "10.0.0.1", fastConf(150, ""))
-	eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
-	newConf := `
+	synctest.Test(t, func(t *testing.T) {
+		lan := &fakeLAN{}
+		n1 := startNode(t, lan, "10.0.0.1", fastConf(150, ""))
+		eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
+		newConf := `
 global_defs {
     vrrp_version 3
     vrrp_garp_master_delay 0
@@ -442,22 +456,23 @@ vrrp_instance VI_2 {
     advert_int 0.05
     virtual_ipaddress { 10.0.0.200/24 }
 }`
-	cfg, _, err := config.Parse("reload.conf", []byte(newConf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n1.engine.Reload(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := n1.engine.Status(context.Background())
-	if st[0].Name != "VI_renamed" || st[0].State != "MASTER" || st[0].BasePriority != 140 {
-		t.Errorf("after reload: %+v, want VI_renamed MASTER base 140", st[0])
-	}
-	if got, want := n1.addrs.held(), []string{"10.0.0.100/24", "10.0.0.101/24"}; !slices.Equal(got, want) {
-		t.Errorf("held %v, want %v", got, want)
-	}
-	eventually(t, "VI_2 master", func() bool {
+		cfg, _, err := config.Parse("reload.conf", []byte(newConf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n1.engine.Reload(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
 		st, _ := n1.engine.Status(context.Background())
-		return len(st) == 2 && st[1].State == "MASTER"
+		if st[0].Name != "VI_renamed" || st[0].State != "MASTER" || st[0].BasePriority != 140 {
+			t.Errorf("after reload: %+v, want VI_renamed MASTER base 140", st[0])
+		}
+		if got, want := n1.addrs.held(), []string{"10.0.0.100/24", "10.0.0.101/24"}; !slices.Equal(got, want) {
+			t.Errorf("held %v, want %v", got, want)
+		}
+		eventually(t, "VI_2 master", func() bool {
+			st, _ := n1.engine.Status(context.Background())
+			return len(st) == 2 && st[1].State == "MASTER"
+		})
 	})
 }

@@ -19,6 +19,7 @@ const (
 	fsmDefaultInterval  = time.Second
 	fsmDefaultVersion   = 2
 	fsmReasonDownExpiry = "master down timer expired"
+	fsmReasonNoGrant    = "waiting for the arbiter"
 )
 
 // Params configures one Machine. Zero values of Version, Priority,
@@ -56,9 +57,11 @@ type Params struct {
 	// HigherPrioSendAdvert makes a master send one advert before stepping
 	// down to a higher-priority one, so the winner re-announces.
 	HigherPrioSendAdvert bool
-	// MayTakeOver is the mastership gate (the arbiter): every move into
-	// MASTER asks it first. nil always allows.
-	MayTakeOver func(now time.Time) (ok bool, reason string)
+	// Grant reads the mastership gate (the arbiter): every move into
+	// MASTER needs it to report a valid grant at now. Without one the
+	// machine returns Claim and stays BACKUP; the caller asks the arbiter
+	// and retries when it answers. nil always allows.
+	Grant func(now time.Time) bool
 }
 
 // DefaultParams returns keepalived's defaults: VRRPv2, priority 100,
@@ -435,13 +438,9 @@ func (m *Machine) takeOver(now time.Time, reason string, byGroup bool) []Action 
 		m.wantMaster = true
 		return m.rearm(now, nil)
 	}
-	if m.p.MayTakeOver != nil {
-		if ok, why := m.p.MayTakeOver(now); !ok {
-			if why == "" {
-				why = "takeover denied"
-			}
-			return m.rearm(now, &TakeoverDenied{Reason: why, At: now})
-		}
+	if m.p.Grant != nil && !m.p.Grant(now) {
+		acts := []Action{Claim{Priority: m.prio}}
+		return append(acts, m.rearm(now, &TakeoverDenied{Reason: fsmReasonNoGrant, At: now})...)
 	}
 	// A master we preempt and still hear holds the VIPs until our advert
 	// reaches it; one whose adverts stopped is gone.

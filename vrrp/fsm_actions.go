@@ -43,7 +43,7 @@ type AdvertInfo struct {
 
 // Action is an effect the caller must carry out, in the order returned.
 // The concrete types are SendAdvert, AddVIPs, RemoveVIPs, Announce,
-// RxLowerPrio, TakeoverDenied and Transition.
+// RxLowerPrio, Claim, TakeoverDenied and Transition.
 type Action interface{ isVRRPAction() }
 
 // SendAdvert asks for one advert with the given priority now. Priority 0
@@ -75,7 +75,14 @@ type RxLowerPrio struct {
 	Priority uint8
 }
 
-// TakeoverDenied reports that the Params.MayTakeOver gate refused a
+// Claim asks the caller to request mastership from the arbiter with the
+// given priority: the machine wanted MASTER but Params.Grant reported no
+// valid grant. A TakeoverDenied follows in the same batch. The caller
+// decides how (a claim, or a duplicate-address probe first) and retries
+// the takeover when the arbiter answers.
+type Claim struct{ Priority uint8 }
+
+// TakeoverDenied reports that the mastership gate (Params.Grant) refused a
 // Backup→Master transition; the machine stays BACKUP and retries when its
 // re-armed down timer expires.
 type TakeoverDenied struct {
@@ -97,5 +104,6 @@ func (AddVIPs) isVRRPAction()        {}
 func (RemoveVIPs) isVRRPAction()     {}
 func (Announce) isVRRPAction()       {}
 func (RxLowerPrio) isVRRPAction()    {}
+func (Claim) isVRRPAction()          {}
 func (TakeoverDenied) isVRRPAction() {}
 func (Transition) isVRRPAction()     {}

@@ -13,28 +13,23 @@ func TestMachineEvents(t *testing.T) {
 	sec := time.Second
 	fsmRunCases(t, []fsmCase{
 		{
-			name: "gate denial keeps BACKUP with the reason and re-arms the timer",
+			name: "no grant: a claim, BACKUP with the reason and the timer re-armed",
 			p: fsmWith(fsmV2(100), func(p *Params) {
-				p.MayTakeOver = func(now time.Time) (bool, string) {
-					if now.Before(fsmAt(10 * time.Second)) {
-						return false, "no etcd lease"
-					}
-					return true, ""
-				}
+				p.Grant = func(now time.Time) bool { return !now.Before(fsmAt(10 * time.Second)) }
 			}),
 			steps: []fsmStep{
 				{at: 0, ev: fsmStart(), want: fsmStartBackup(), state: StateBackup, deadline: down},
-				{at: down, ev: fsmTick(), want: []Action{TakeoverDenied{Reason: "no etcd lease", At: fsmAt(down)}}, state: StateBackup, deadline: 2 * down},
-				{at: 2 * down, ev: fsmTick(), want: []Action{TakeoverDenied{Reason: "no etcd lease", At: fsmAt(2 * down)}}, state: StateBackup, deadline: 3 * down},
+				{at: down, ev: fsmTick(), want: []Action{Claim{Priority: 100}, TakeoverDenied{Reason: "waiting for the arbiter", At: fsmAt(down)}}, state: StateBackup, deadline: 2 * down},
+				{at: 2 * down, ev: fsmTick(), want: []Action{Claim{Priority: 100}, TakeoverDenied{Reason: "waiting for the arbiter", At: fsmAt(2 * down)}}, state: StateBackup, deadline: 3 * down},
 				{at: 3 * down, ev: fsmTick(), want: fsmBecomeMaster(100, StateBackup, "master down timer expired", 3*down), state: StateMaster, deadline: sec + 3*down},
 			},
 		},
 		{
 			name: "a denied claimant that then follows a master drops the denial",
-			p:    fsmWith(fsmV2(100), func(p *Params) { p.MayTakeOver = func(time.Time) (bool, string) { return false, "no quorum" } }),
+			p:    fsmWith(fsmV2(100), func(p *Params) { p.Grant = func(time.Time) bool { return false } }),
 			steps: []fsmStep{
 				{at: 0, ev: fsmStart(), want: fsmStartBackup(), state: StateBackup, deadline: down},
-				{at: down, ev: fsmTick(), want: []Action{TakeoverDenied{Reason: "no quorum", At: fsmAt(down)}}, state: StateBackup, deadline: 2 * down},
+				{at: down, ev: fsmTick(), want: []Action{Claim{Priority: 100}, TakeoverDenied{Reason: "waiting for the arbiter", At: fsmAt(down)}}, state: StateBackup, deadline: 2 * down},
 				{at: down + sec, ev: fsmRx(150, fsmHigh, sec), state: StateBackup, deadline: sec + 2*down},
 			},
 			check: func(t *testing.T, m *Machine) {
@@ -47,14 +42,14 @@ func TestMachineEvents(t *testing.T) {
 			name: "gate denial of an owner at start leaves it BACKUP",
 			p: fsmWith(fsmV2(255), func(p *Params) {
 				p.WantMaster = true
-				p.MayTakeOver = func(time.Time) (bool, string) { return false, "" }
+				p.Grant = func(time.Time) bool { return false }
 			}),
 			steps: []fsmStep{
-				{at: 0, ev: fsmStart(), want: []Action{TakeoverDenied{Reason: "takeover denied", At: fsmAt(0)}, RemoveVIPs{}, fsmTr(StateInit, StateBackup, "takeover denied: takeover denied", 0)},
+				{at: 0, ev: fsmStart(), want: []Action{Claim{Priority: 255}, TakeoverDenied{Reason: "waiting for the arbiter", At: fsmAt(0)}, RemoveVIPs{}, fsmTr(StateInit, StateBackup, "takeover denied: waiting for the arbiter", 0)},
 					state: StateBackup, deadline: 3*sec + sec/256},
 			},
 			check: func(t *testing.T, m *Machine) {
-				if got := m.DeniedReason(); got != "takeover denied" {
+				if got := m.DeniedReason(); got != "waiting for the arbiter" {
 					t.Errorf("DeniedReason() = %q", got)
 				}
 			},
@@ -149,13 +144,13 @@ func TestMachineEvents(t *testing.T) {
 			),
 		},
 		{
-			name: "ForceState to MASTER still asks the gate",
+			name: "ForceState to MASTER still reads the grant and asks for a claim",
 			p: fsmWith(fsmV2(100), func(p *Params) {
-				p.MayTakeOver = func(time.Time) (bool, string) { return false, "peer holds the lease" }
+				p.Grant = func(time.Time) bool { return false }
 			}),
 			steps: []fsmStep{
 				{at: 0, ev: fsmStart(), want: fsmStartBackup(), state: StateBackup, deadline: down},
-				{at: sec, ev: fsmForce(StateMaster, "group"), want: []Action{TakeoverDenied{Reason: "peer holds the lease", At: fsmAt(sec)}}, state: StateBackup, deadline: sec + down},
+				{at: sec, ev: fsmForce(StateMaster, "group"), want: []Action{Claim{Priority: 100}, TakeoverDenied{Reason: "waiting for the arbiter", At: fsmAt(sec)}}, state: StateBackup, deadline: sec + down},
 			},
 		},
 	})
@@ -164,17 +159,12 @@ func TestMachineEvents(t *testing.T) {
 func TestLastTransitionAndDenial(t *testing.T) {
 	denied := true
 	m := NewMachine(fsmWith(fsmV2(100), func(p *Params) {
-		p.MayTakeOver = func(time.Time) (bool, string) {
-			if denied {
-				return false, "gateway unreachable"
-			}
-			return true, ""
-		}
+		p.Grant = func(time.Time) bool { return !denied }
 	}))
 	m.Start(fsmT0)
 	down := m.MasterDownInterval()
 	m.Tick(fsmAt(down))
-	if got, want := m.DeniedReason(), "gateway unreachable"; got != want {
+	if got, want := m.DeniedReason(), "waiting for the arbiter"; got != want {
 		t.Errorf("DeniedReason() = %q, want %q", got, want)
 	}
 	if diff := cmp.Diff(fsmTr(StateInit, StateBackup, "startup", 0), m.LastTransition()); diff != "" {

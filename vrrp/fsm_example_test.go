@@ -14,7 +14,7 @@ func ExampleMachine() {
 	p := vrrp.DefaultParams()
 	p.Name, p.Priority = "VI_1", 150
 	p.PrimaryAddr = netip.MustParseAddr("192.168.1.10")
-	p.MayTakeOver = func(time.Time) (bool, string) { return true, "" } // the arbiter's gate
+	p.Grant = func(time.Time) bool { return true } // the arbiter's current grant
 	m := vrrp.NewMachine(p)
 
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

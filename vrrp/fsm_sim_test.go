@@ -213,12 +213,7 @@ func drawScenario(rng *rand.Rand) simScenario {
 		if rng.IntN(5) == 0 {
 			// The arbiter refuses this node until some time.
 			until := time.Duration(rng.IntN(20000)) * time.Millisecond
-			p.MayTakeOver = func(now time.Time) (bool, string) {
-				if now.Before(fsmAt(until)) {
-					return false, "sim arbiter says no"
-				}
-				return true, ""
-			}
+			p.Grant = func(now time.Time) bool { return !now.Before(fsmAt(until)) }
 			sc.lastEvent = max(sc.lastEvent, until)
 			sc.gated = true
 		}

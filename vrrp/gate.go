@@ -9,63 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vipd/vipd/arbiter/mastership"
 	"github.com/vipd/vipd/internal/control"
 )
-
-// Arbiter is the mastership gate (package arbiter, adapted by the daemon):
-// VRRP decides who wants to be master, the arbiter whether it may. It never
-// blocks: answers to Claim arrive on Events.
-type Arbiter interface {
-	// Claim asks for the unit's ownership key; Granted or Denied follows.
-	Claim(unit string, prio uint8)
-	// Release gives the unit up; call it only once its VIPs are removed.
-	// to names the node an operator handover is meant for ("" for anyone).
-	Release(unit, to string)
-	// Grant reports whether the unit holds a valid grant now, and the
-	// VIP lifetime that grant allows (never 0 when ok).
-	Grant(unit string, now time.Time) (Grant, bool)
-	// Stand publishes this node as a candidate for the unit with priority
-	// prio (0 withdraws), so that a freed key goes to the best backup.
-	Stand(unit string, prio uint8)
-	// Prepare removes a previous incarnation's keys — call it once the
-	// VIPs it may have left are removed from the kernel — and watches the
-	// units so that a holder's release is reported as Freed.
-	Prepare(units []string)
-	Events() <-chan ArbiterEvent
-}
-
-// Grant is a valid claim: Token is the fencing token (the ownership key's
-// revision); Lifetime the longest kernel lifetime VIPs may get now.
-type Grant struct {
-	Token      int64
-	ValidUntil time.Time
-	Lifetime   time.Duration
-}
-
-// ArbiterEventKind says what happened to a unit's grant.
-type ArbiterEventKind int
-
-// The arbiter's events, as package arbiter defines them.
-const (
-	ArbiterGranted ArbiterEventKind = iota + 1
-	ArbiterDenied
-	ArbiterRevoked
-	ArbiterFreed
-	ArbiterRenewed
-)
-
-// ArbiterEvent is an answer to a claim or a change to a grant.
-type ArbiterEvent struct {
-	Unit     string
-	Kind     ArbiterEventKind
-	Grant    Grant
-	Holder   string
-	Reason   string
-	Conflict bool     // Revoked because gossip showed a newer holder
-	Clean    bool     // Freed after a clean release: no duplicate probe needed
-	Target   string   // Freed by a handover meant for this node ("" for anyone)
-	Order    []string // Freed: the candidates in the order they claim
-}
 
 // DefaultHeadStart is how long each candidate for a freed key waits for
 // the ones before it in the arbiter's order (an operator's target first,
@@ -135,45 +81,56 @@ func (e *Engine) gated(in *instance) bool {
 	return e.opt.Arbiter != nil && !in.cfg.ArbiterOff
 }
 
-// mayTakeOver is Params.MayTakeOver for a gated instance: the one place
-// where a move into MASTER asks the arbiter.
-func (e *Engine) mayTakeOver(in *instance) func(time.Time) (bool, string) {
-	return func(now time.Time) (bool, string) {
-		if !e.gated(in) {
-			return true, ""
-		}
-		g := &in.gate
-		if _, ok := e.opt.Arbiter.Grant(g.unit, now); ok {
-			return true, ""
-		}
-		if g.claiming && now.Sub(g.claimed) > claimPatience {
-			g.claiming = false // never wait forever on an answer that was lost
-			e.damp(now, e.unitMembers(in), "claim unanswered for "+claimPatience.String())
-		}
-		switch {
-		case g.claiming || g.probing:
-		case e.opt.ProbeVIP != nil && !g.clean && !in.m.HeardMaster(now) && len(in.probeAddrs()) > 0:
-			// Before claiming after an unclean loss, make sure nobody still
-			// answers for the VIPs (a zombie holder): alarm, no claim. A
-			// master we hear advertising (we preempt it) is no zombie: a
-			// frozen one is silent. Its VIPs would answer the probe, so we
-			// claim instead, and a denial sends the advert that makes it
-			// release.
-			g.probing = true
-			go e.probe(in.cfg.Name, in.link.key.ifname, in.probeAddrs())
-		default:
-			g.claiming, g.claimed = true, now
-			e.opt.Arbiter.Claim(g.unit, in.m.Priority())
-		}
-		g.clean = false
-		if z := in.zombieAlarm(); z != "" {
-			return false, z
-		}
-		if g.reason != "" {
-			return false, "waiting for the arbiter (last: " + g.reason + ")"
-		}
-		return false, "waiting for the arbiter"
+// granted is Params.Grant: the machine's takeover decision reads the
+// unit's current grant and nothing else. An ungated instance needs none.
+func (e *Engine) granted(in *instance, now time.Time) bool {
+	if !e.gated(in) {
+		return true
 	}
+	_, ok := e.opt.Arbiter.Grant(in.gate.unit, now)
+	return ok
+}
+
+// requestGrant carries out the machine's Claim: it asks the arbiter for
+// the unit's key, unless a claim or a duplicate probe is already under
+// way, and probes first after an unclean loss.
+func (e *Engine) requestGrant(now time.Time, in *instance, prio uint8) {
+	if !e.gated(in) {
+		return
+	}
+	g := &in.gate
+	if g.claiming && now.Sub(g.claimed) > claimPatience {
+		g.claiming = false // never wait forever on an answer that was lost
+		e.damp(now, e.unitMembers(in), "claim unanswered for "+claimPatience.String())
+	}
+	switch {
+	case g.claiming || g.probing:
+	case e.opt.ProbeVIP != nil && !g.clean && !in.m.HeardMaster(now) && len(in.probeAddrs()) > 0:
+		// Before claiming after an unclean loss, make sure nobody still
+		// answers for the VIPs (a zombie holder): alarm, no claim. A master
+		// we hear advertising (we preempt it) is no zombie: a frozen one is
+		// silent. Its VIPs would answer the probe, so we claim instead, and
+		// a denial sends the advert that makes it release.
+		g.probing = true
+		name, ifname, addrs := in.cfg.Name, in.link.key.ifname, in.probeAddrs()
+		e.spawn(func() { e.probe(name, ifname, addrs) })
+	default:
+		g.claiming, g.claimed = true, now
+		e.opt.Arbiter.Claim(g.unit, prio)
+	}
+	g.clean = false
+}
+
+// waitReason is why a gated backup that wants MASTER is not master yet,
+// for the log.
+func (in *instance) waitReason() string {
+	if z := in.zombieAlarm(); z != "" {
+		return z
+	}
+	if in.gate.reason != "" {
+		return "waiting for the arbiter (last: " + in.gate.reason + ")"
+	}
+	return "waiting for the arbiter"
 }
 
 // lifetimeFor is how long VIPs installed now may live: the VRRP fence's
@@ -191,7 +148,7 @@ func (e *Engine) lifetimeFor(in *instance, now time.Time) (time.Duration, bool) 
 }
 
 // arbiterEvent applies one answer of the arbiter to the instances of its unit.
-func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
+func (e *Engine) arbiterEvent(now time.Time, ev mastership.Event) {
 	e.candDirty = true
 	var members []*instance
 	for _, in := range e.insts {
@@ -200,14 +157,14 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 		}
 	}
 	if len(members) == 0 {
-		if ev.Kind == ArbiterGranted {
+		if ev.Kind == mastership.Granted {
 			e.opt.Arbiter.Release(ev.Unit, "") // nobody wants it any more (removed by reload)
 		}
 		return
 	}
 	lead := members[0]
 	switch ev.Kind {
-	case ArbiterGranted:
+	case mastership.Granted:
 		for _, in := range members {
 			in.gate.claiming, in.gate.token, in.gate.reason, in.gate.holder = false, ev.Grant.Token, "", ""
 		}
@@ -221,7 +178,7 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 			lead.log.Info("grant no longer wanted, releasing", "unit", ev.Unit)
 			e.opt.Arbiter.Release(ev.Unit, "")
 		}
-	case ArbiterDenied:
+	case mastership.Denied:
 		for _, in := range members {
 			in.gate.claiming, in.gate.holder, in.gate.reason = false, ev.Holder, ev.Reason
 			in.gate.denials++
@@ -244,7 +201,7 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 				}
 			}
 		}
-	case ArbiterFreed:
+	case mastership.Freed:
 		// A planned handover (or an expired holder): the backups claim in
 		// the arbiter's order instead of waiting for their down timers.
 		lead.log.Info("ownership key freed", "unit", ev.Unit, "reason", ev.Reason, "candidates", ev.Order)
@@ -258,11 +215,11 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 				in.gate.claimAt = now.Add(claimWait(ev, e.opt.Node, in.m.Priority(), e.opt.HeadStart))
 			}
 		}
-	case ArbiterRevoked:
+	case mastership.Revoked:
 		for _, in := range members {
 			in.gate.reason = "revoked: " + ev.Reason
 			in.gate.revocations++
-			if ev.Conflict {
+			if ev.Cause == mastership.CauseConflict {
 				in.gate.conflicts++
 			}
 		}
@@ -274,7 +231,7 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 			}
 		}
 		e.opt.Arbiter.Release(ev.Unit, "")
-	case ArbiterRenewed:
+	case mastership.Renewed:
 		for _, in := range members {
 			if in.holding {
 				e.installVIPs(now, in)
@@ -289,7 +246,7 @@ func (e *Engine) arbiterEvent(now time.Time, ev ArbiterEvent) {
 // off after a handover, a backup whose candidacy is not written yet) only
 // after all of them; with no candidates at all, backups are spread by
 // priority as VRRP's skew would.
-func claimWait(ev ArbiterEvent, node string, prio uint8, headStart time.Duration) time.Duration {
+func claimWait(ev mastership.Event, node string, prio uint8, headStart time.Duration) time.Duration {
 	spread := claimSpread * time.Duration(255-int(prio)) / 255
 	if ev.Target == node {
 		return 0

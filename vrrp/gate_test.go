@@ -8,7 +8,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/vipd/vipd/arbiter/mastership"
 )
 
 // fakeKeys is an in-memory etcd for the fake arbiters of one test: who
@@ -22,12 +25,12 @@ type fakeKeys struct {
 	grants []string // every grant, in order: "unit node"
 }
 
-// fakeArbiter is one node's vrrp.Arbiter over fakeKeys: grants never
+// fakeArbiter is one node's mastership.Arbiter over fakeKeys: grants never
 // expire unless revoked by the test.
 type fakeArbiter struct {
 	keys   *fakeKeys
 	node   string
-	events chan ArbiterEvent
+	events chan mastership.Event
 	mu     sync.Mutex
 	held   map[string]int64
 	claims int
@@ -35,10 +38,10 @@ type fakeArbiter struct {
 	slow time.Duration
 }
 
-var _ Arbiter = (*fakeArbiter)(nil)
+var _ mastership.Arbiter = (*fakeArbiter)(nil)
 
 func (k *fakeKeys) arbiter(node string) *fakeArbiter {
-	a := &fakeArbiter{keys: k, node: node, events: make(chan ArbiterEvent, 64), held: map[string]int64{}}
+	a := &fakeArbiter{keys: k, node: node, events: make(chan mastership.Event, 64), held: map[string]int64{}}
 	k.mu.Lock()
 	k.arbs = append(k.arbs, a)
 	k.mu.Unlock()
@@ -53,7 +56,7 @@ func (a *fakeArbiter) Claim(unit string, prio uint8) {
 	a.claims++
 	a.mu.Unlock()
 	if o := k.owner[unit]; o != "" && o != a.node {
-		a.events <- ArbiterEvent{Unit: unit, Kind: ArbiterDenied, Holder: o, Reason: "held by " + o}
+		a.events <- mastership.Event{Unit: unit, Kind: mastership.Denied, Holder: o, Reason: "held by " + o}
 		return
 	}
 	k.token++
@@ -62,7 +65,7 @@ func (a *fakeArbiter) Claim(unit string, prio uint8) {
 	a.mu.Lock()
 	a.held[unit] = k.token
 	a.mu.Unlock()
-	a.events <- ArbiterEvent{Unit: unit, Kind: ArbiterGranted, Grant: Grant{Token: k.token, Lifetime: 2 * time.Second}}
+	a.events <- mastership.Event{Unit: unit, Kind: mastership.Granted, Grant: mastership.Grant{Token: k.token, Lifetime: 2 * time.Second}}
 }
 
 func (a *fakeArbiter) Release(unit, to string) {
@@ -92,17 +95,17 @@ func (k *fakeKeys) freeLocked(unit, from, to string, clean bool) {
 	})
 	for _, o := range k.arbs {
 		if o.node != from {
-			ev := ArbiterEvent{Unit: unit, Kind: ArbiterFreed, Holder: from, Clean: clean, Target: to, Order: order}
+			ev := mastership.Event{Unit: unit, Kind: mastership.Freed, Holder: from, Clean: clean, Target: to, Order: order}
 			time.AfterFunc(o.slow, func() { o.events <- ev })
 		}
 	}
 }
 
-func (a *fakeArbiter) Grant(unit string, now time.Time) (Grant, bool) {
+func (a *fakeArbiter) Grant(unit string, now time.Time) (mastership.Grant, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	tok, ok := a.held[unit]
-	return Grant{Token: tok, ValidUntil: now.Add(time.Hour), Lifetime: 2 * time.Second}, ok
+	return mastership.Grant{Token: tok, ValidUntil: now.Add(time.Hour), Lifetime: 2 * time.Second}, ok
 }
 
 func (a *fakeArbiter) Stand(unit string, prio uint8) {
@@ -119,8 +122,8 @@ func (a *fakeArbiter) Stand(unit string, prio uint8) {
 	k.stands[unit][a.node] = prio
 }
 
-func (a *fakeArbiter) Prepare([]string)            {}
-func (a *fakeArbiter) Events() <-chan ArbiterEvent { return a.events }
+func (a *fakeArbiter) Prepare([]string)                {}
+func (a *fakeArbiter) Events() <-chan mastership.Event { return a.events }
 func (k *fakeKeys) standing(unit string) map[string]uint8 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -139,7 +142,7 @@ func (k *fakeKeys) revoke(unit string) {
 			a.mu.Lock()
 			delete(a.held, unit)
 			a.mu.Unlock()
-			a.events <- ArbiterEvent{Unit: unit, Kind: ArbiterRevoked, Reason: "lease expired"}
+			a.events <- mastership.Event{Unit: unit, Kind: mastership.Revoked, Reason: "lease expired"}
 		}
 	}
 	k.freeLocked(unit, holder, "", false)
@@ -191,50 +194,56 @@ func gatedTrio(t *testing.T) (*fakeKeys, []*node) {
 // the release last (a loaded host), and the others, who hear the new master
 // before their turn, never claim.
 func TestEngineHandoverGoesToTheBestCandidate(t *testing.T) {
-	keys, nodes := gatedTrio(t)
-	nodes[1].engine.opt.Arbiter.(*fakeArbiter).slow = 50 * time.Millisecond
-	if got, want := keys.standing("VI_1"), map[string]uint8{"n2": 120, "n3": 100}; !maps.Equal(got, want) {
-		t.Fatalf("candidates %v, want %v", got, want)
-	}
-	before := keys.grantCount()
-	if err := nodes[0].engine.Handover(context.Background(), "VI_1", ""); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "n2 holds", func() bool { return keys.holder("VI_1") == "n2" && len(nodes[1].addrs.held()) == 1 })
-	// Straight to n2: n3 never had the key on the way.
-	if got := keys.grantsSince(before); !slices.Equal(got, []string{"VI_1 n2"}) {
-		t.Errorf("grants after the handover %v, want only n2's", got)
-	}
-	// The old master holds off: it is no candidate.
-	if got, want := keys.standing("VI_1"), map[string]uint8{"n3": 100}; !maps.Equal(got, want) {
-		t.Errorf("candidates %v after the handover, want only n3 (n1 holds off, n2 holds)", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		keys, nodes := gatedTrio(t)
+		nodes[1].engine.opt.Arbiter.(*fakeArbiter).slow = 50 * time.Millisecond
+		if got, want := keys.standing("VI_1"), map[string]uint8{"n2": 120, "n3": 100}; !maps.Equal(got, want) {
+			t.Fatalf("candidates %v, want %v", got, want)
+		}
+		before := keys.grantCount()
+		if err := nodes[0].engine.Handover(context.Background(), "VI_1", ""); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "n2 holds", func() bool { return keys.holder("VI_1") == "n2" && len(nodes[1].addrs.held()) == 1 })
+		// Straight to n2: n3 never had the key on the way.
+		if got := keys.grantsSince(before); !slices.Equal(got, []string{"VI_1 n2"}) {
+			t.Errorf("grants after the handover %v, want only n2's", got)
+		}
+		// The old master holds off: it is no candidate.
+		if got, want := keys.standing("VI_1"), map[string]uint8{"n3": 100}; !maps.Equal(got, want) {
+			t.Errorf("candidates %v after the handover, want only n3 (n1 holds off, n2 holds)", got)
+		}
+	})
 }
 
 // A node that lost its grant is damped: no candidacy, and its denied claims
 // do not force the new holder out, so the VIP does not bounce back to it.
 func TestEngineLostGrantDampsPreemption(t *testing.T) {
-	keys, nodes := gatedTrio(t)
-	keys.revoke("VI_1") // n1's lease expired (a lossy link)
-	eventually(t, "n2 holds", func() bool { return keys.holder("VI_1") == "n2" && len(nodes[1].addrs.held()) == 1 })
-	if len(nodes[0].addrs.held()) != 0 {
-		t.Fatalf("n1 kept its VIPs after the revocation")
-	}
-	// n1 (150) hears n2 (120) and claims as a preempting backup would, but
-	// does not force n2 out while damped.
-	n1 := nodes[0].engine.opt.Arbiter.(*fakeArbiter)
-	before := n1.claimCount()
-	eventually(t, "n1 claims again", func() bool { return n1.claimCount() > before+1 })
-	if h := keys.holder("VI_1"); h != "n2" {
-		t.Errorf("holder %q, want n2 to keep the VIP while n1 is damped", h)
-	}
-	if _, ok := keys.standing("VI_1")["n1"]; ok {
-		t.Errorf("damped n1 stands as a candidate")
-	}
-	st, _ := nodes[0].engine.Status(context.Background())
-	if st[0].State != "BACKUP" {
-		t.Errorf("n1 is %s, want BACKUP", st[0].State)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		keys, nodes := gatedTrio(t)
+		granted := keys.grantCount()
+		keys.revoke("VI_1") // n1's lease expired (a lossy link)
+		eventually(t, "n2 holds", func() bool { return keys.holder("VI_1") == "n2" && len(nodes[1].addrs.held()) == 1 })
+		if len(nodes[0].addrs.held()) != 0 {
+			t.Fatalf("n1 kept its VIPs after the revocation")
+		}
+		// n1 (150) hears n2 (120) and claims as a preempting backup would, but
+		// does not force n2 out while damped.
+		n1 := nodes[0].engine.opt.Arbiter.(*fakeArbiter)
+		before := n1.claimCount()
+		eventually(t, "n1 claims again", func() bool { return n1.claimCount() > before+1 })
+		time.Sleep(time.Second) // (fake time) a forced release would have moved the key by now
+		if got := keys.grantsSince(granted); !slices.Equal(got, []string{"VI_1 n2"}) {
+			t.Errorf("grants since the revocation %v, want only n2's: the VIP must stay there while n1 is damped", got)
+		}
+		if _, ok := keys.standing("VI_1")["n1"]; ok {
+			t.Errorf("damped n1 stands as a candidate")
+		}
+		st, _ := nodes[0].engine.Status(context.Background())
+		if st[0].State != "BACKUP" {
+			t.Errorf("n1 is %s, want BACKUP", st[0].State)
+		}
+	})
 }
 
 func (a *fakeArbiter) claimCount() int {

@@ -53,8 +53,8 @@ type instance struct {
 	garpSecondAt  time.Time // garp_master_delay burst; zero when none pending
 	garpRefreshAt time.Time // garp_master_refresh; zero when off
 
-	gate   gateState                      // the arbiter's view (unused when not gated)
-	gateFn func(time.Time) (bool, string) // Params.MayTakeOver; nil allows
+	gate    gateState                              // the arbiter's view (unused when not gated)
+	grantFn func(in *instance, now time.Time) bool // Params.Grant, set with the unit; nil allows
 
 	prio        uint8 // effective priority last given to the machine
 	fault       bool
@@ -83,11 +83,8 @@ func newInstance(c *config.Instance, g *config.GlobalDefs, l *link, log *slog.Lo
 		DownTimerAdverts:     c.DownTimerAdverts,
 		LowerPrioNoAdvert:    c.LowerPrioNoAdvert,
 		HigherPrioSendAdvert: c.HigherPrioSendAdvert,
-		MayTakeOver: func(now time.Time) (bool, string) {
-			if in.gateFn == nil {
-				return true, ""
-			}
-			return in.gateFn(now)
+		Grant: func(now time.Time) bool {
+			return in.grantFn == nil || in.grantFn(in, now)
 		},
 	})
 	return in

@@ -46,7 +46,8 @@ func (e *Engine) awaitRelease(in *instance, preempted netip.Addr) bool {
 	in.awaitGen++
 	in.awaiting = true
 	in.log.Info("waiting for the preempted master to release the VIPs", "master", preempted)
-	go e.waitReleased(releaseResult{inst: in.cfg.Name, gen: in.awaitGen}, in.link.key.ifname, addrs, in.m.MasterDownInterval())
+	res, ifname, bound := releaseResult{inst: in.cfg.Name, gen: in.awaitGen}, in.link.key.ifname, in.m.MasterDownInterval()
+	e.spawn(func() { e.waitReleased(res, ifname, addrs, bound) })
 	return true
 }
 

@@ -122,22 +122,19 @@ func (e *Engine) reload(now time.Time, cfg *config.Config) error {
 	e.closeUnusedLinks()
 	e.candDirty = true
 
+	// Instances still waiting to start that the reload removed never will.
+	e.starting = slices.DeleteFunc(e.starting, func(in *instance) bool { return e.byKey[in.cfg.Name] != in })
+
 	// Scripts are restarted with the new config; their last results are
 	// kept, so an unchanged tracker does not glitch the priority (keepalived
 	// #1009 counted a weight twice across a reload).
-	e.stopTrackers()
-	trkCtx, stop := context.WithCancel(e.runCtx)
-	e.stopTrackers = stop
-	go e.opt.Trackers(trkCtx, cfg, e.trkCh)
-
-	e.awaitLinkStates(e.runCtx, added, linkStateWait)
+	e.restartTrackers(cfg)
 	for _, in := range keep {
-		e.retrack(now, in)
+		if !slices.Contains(e.starting, in) {
+			e.retrack(now, in)
+		}
 	}
-	for _, in := range added {
-		e.retrack(now, in)
-	}
-	e.start(now, added)
+	e.startWhenLinked(now, added)
 	return nil
 }
 

@@ -218,14 +218,14 @@ func TestSyncGroup(t *testing.T) {
 			members: []Params{
 				sgMember("VI_1", 100, true),
 				fsmWith(sgMember("VI_2", 100, true), func(p *Params) {
-					p.MayTakeOver = func(time.Time) (bool, string) { return false, "no lease" }
+					p.Grant = func(time.Time) bool { return false }
 				}),
 			},
 			steps: []sgStep{
 				{at: 0, ev: sgStart(), want: sgJoin(backupStart(0), backupStart(1), gtr(I, B, "startup", 0)), states: []State{B, B}, group: B},
 				{at: short, ev: sgTick(), want: sgJoin(
 					sgOf(0, fsmBecomeMaster(100, B, "master down timer expired", short)...),
-					sgOf(1, TakeoverDenied{Reason: "no lease", At: fsmAt(short)}),
+					sgOf(1, Claim{Priority: 100}, TakeoverDenied{Reason: "waiting for the arbiter", At: fsmAt(short)}),
 					gtr(B, M, "sync group G: VI_1 became MASTER (master down timer expired)", short),
 				), states: []State{M, B}, group: M},
 			},

@@ -133,7 +133,7 @@ func (s *side) followGateway(ctx context.Context, d *daemon) {
 				clear(s.handedOver)
 			}
 			s.mu.Unlock()
-			d.gate.a.SetGateway(st.Healthy, st.Reason)
+			d.arb.SetGateway(st.Healthy, st.Reason)
 			s.log.Info("gateway", "healthy", st.Healthy, "reason", st.Reason)
 		case <-tick.C:
 		}
@@ -250,7 +250,7 @@ func (s *side) followView(ctx context.Context, d *daemon) {
 			}
 		}
 		for unit, hs := range view {
-			d.gate.a.SetView(unit, hs)
+			d.arb.SetView(unit, hs)
 		}
 	}
 }

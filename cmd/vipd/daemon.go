@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vipd/vipd/arbiter"
 	"github.com/vipd/vipd/arbiter/gateway"
+	"github.com/vipd/vipd/arbiter/mastership"
 	"github.com/vipd/vipd/cluster"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/control"
@@ -41,8 +43,8 @@ type daemon struct {
 	log     *slog.Logger
 	cfg     *config.Config // as loaded at start (global settings that need a restart)
 	engine  *vrrp.Engine
-	gate    *gate // nil without an arbiter block
-	side    *side // gateway prober and gossip; nil without an arbiter block
+	arb     *arbiter.Arbiter // nil without an arbiter block
+	side    *side            // gateway prober and gossip; nil without an arbiter block
 	started time.Time
 
 	mu       sync.Mutex // guards reloaded and lb
@@ -68,7 +70,7 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 			emb, embedded = e, e.Endpoints()
 		}
 	}
-	g, err := newGate(cfg, o.node, embedded, log)
+	arb, err := newArbiter(cfg, o.node, embedded, log)
 	if err != nil {
 		if emb != nil {
 			emb.Close()
@@ -76,20 +78,20 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		return nil, err
 	}
 	var sd *side
-	if g != nil {
+	if arb != nil {
 		if sd, err = newSide(cfg, o.node, log); err != nil {
 			return nil, err
 		}
 		sd.emb = emb
 	}
-	var arb vrrp.Arbiter
-	if g != nil {
-		arb = g
+	var gate mastership.Arbiter // a nil *arbiter.Arbiter must stay a nil interface: plain VRRP
+	if arb != nil {
+		gate = arb
 	}
 	runner := track.ExecRunner{}
 	notifier := notify.New(log, runner, notify.DefaultTimeout)
 	eng := vrrp.NewEngine(cfg, vrrp.Options{
-		Arbiter: arb,
+		Arbiter: gate,
 		Node:    o.node,
 		ProbeVIP: func(ctx context.Context, ifname string, vip netip.Addr) (string, bool, error) {
 			mac, found, err := gateway.ProbeDuplicate(ctx, ifname, vip, vrrp.ProbeTimeout)
@@ -107,20 +109,19 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		Notifier: notifier,
 		Trackers: vrrp.RunTrackers(runner, track.RealClock{}, log),
 	})
-	return &daemon{opt: o, log: log, cfg: cfg, engine: eng, gate: g, side: sd, started: time.Now()}, nil
+	return &daemon{opt: o, log: log, cfg: cfg, engine: eng, arb: arb, side: sd, started: time.Now()}, nil
 }
 
 // run runs the engine and the control socket until ctx ends; SIGHUP reloads.
 func (d *daemon) run(ctx context.Context) error {
-	d.log.Info("vipd starting", "version", version, "node", d.opt.node, "config", d.opt.file, "arbiter", d.gate != nil)
+	d.log.Info("vipd starting", "version", version, "node", d.opt.node, "config", d.opt.file, "arbiter", d.arb != nil)
 	// The arbiter outlives the engine: the engine's step-downs at shutdown
 	// release their keys through it, so it stops only after the engine.
-	if d.gate != nil {
+	if d.arb != nil {
 		arbCtx, stopArb := context.WithCancel(context.Background())
 		arbDone := make(chan error, 1)
 		sideDone := make(chan struct{})
-		go d.gate.pump(arbCtx)
-		go func() { arbDone <- d.gate.a.Run(arbCtx) }()
+		go func() { arbDone <- d.arb.Run(arbCtx) }()
 		go func() { d.side.run(arbCtx, d); close(sideDone) }()
 		d.log.Info("arbiter companions", "side", d.side.String())
 		defer func() {

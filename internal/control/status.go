@@ -108,6 +108,8 @@ type InstanceStats struct {
 	AdvertsSent     uint64 `json:"adverts_sent"`
 	AdvertsReceived uint64 `json:"adverts_received"`
 	Transitions     uint64 `json:"transitions"`
+	// InstallErrors counts failed VIP installs and refreshes (netlink).
+	InstallErrors uint64 `json:"vip_install_errors,omitempty"`
 	// ByTransition counts transitions per from→to pair (reasons are free
 	// text and stay in the logs and last_transition).
 	ByTransition []TransitionCount `json:"by_transition,omitempty"`

@@ -144,6 +144,7 @@ func (c *Collector) collectInstance(ch chan<- prometheus.Metric, in *control.Ins
 	counter(c.d.sent, in.Stats.AdvertsSent, id)
 	counter(c.d.received, in.Stats.AdvertsReceived, id)
 	counter(c.d.transitions, in.Stats.Transitions, id)
+	counter(c.d.installErrors, in.Stats.InstallErrors, id)
 	for _, tc := range in.Stats.ByTransition {
 		counter(c.d.transitionsByPair, tc.Count, with(tc.From, tc.To))
 	}

@@ -22,6 +22,7 @@ const (
 	NameLastTransitionTime = "vipd_vrrp_last_transition_timestamp_seconds"
 	NameVIPsHeld           = "vipd_vrrp_vips_held"
 	NameFenceRemaining     = "vipd_vrrp_fence_remaining_seconds"
+	NameInstallErrors      = "vipd_vrrp_vip_install_errors_total"
 	NameArbiterGranted     = "vipd_arbiter_granted"
 	NameArbiterToken       = "vipd_arbiter_token"
 	NameArbiterLease       = "vipd_arbiter_lease_remaining_seconds"
@@ -77,6 +78,7 @@ type descs struct {
 	nodeInfo, statusUp, reloadTime, gatewayUp, members          *prometheus.Desc
 	instanceInfo, state, priority, basePriority, advertInterval *prometheus.Desc
 	sent, received, dropped, transitions, lastTransition        *prometheus.Desc
+	installErrors                                               *prometheus.Desc
 	transitionsByPair                                           *prometheus.Desc
 	vipsHeld, fenceRemaining                                    *prometheus.Desc
 	granted, token, lease                                       *prometheus.Desc
@@ -111,6 +113,7 @@ func newDescs() descs {
 			withInstance("from", "to")),
 		lastTransition: d(NameLastTransitionTime, "Unix time of the last VRRP state transition; absent before the first.", instanceLabels),
 		vipsHeld:       d(NameVIPsHeld, "1 when the instance is MASTER and its VIPs' kernel lifetime (fence) has not expired.", instanceLabels),
+		installErrors:  d(NameInstallErrors, "Failed VIP installs and refreshes (netlink errors); a holder whose refreshes keep failing steps down when its fence lapses.", instanceLabels),
 		fenceRemaining: d(NameFenceRemaining, "Time until the kernel drops the VIPs unless refreshed; 0 when not holding them.", instanceLabels),
 
 		granted:     d(NameArbiterGranted, "Whether the arbiter grants this instance's unit mastership (1) or not (0); absent when not gated.", arbiter),
@@ -136,7 +139,7 @@ func (d descs) all() []*prometheus.Desc {
 		d.nodeInfo, d.statusUp, d.reloadTime, d.gatewayUp, d.members,
 		d.instanceInfo, d.state, d.priority, d.basePriority, d.advertInterval,
 		d.sent, d.received, d.dropped, d.transitions, d.lastTransition, d.transitionsByPair,
-		d.vipsHeld, d.fenceRemaining,
+		d.vipsHeld, d.fenceRemaining, d.installErrors,
 		d.granted, d.token, d.lease, d.denials, d.revocations, d.conflicts,
 		d.trackerKnown, d.trackerOK,
 		d.lbOK, d.lbQuorum, d.rsUp, d.rsWeight, d.checkerUp,

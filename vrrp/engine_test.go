@@ -112,6 +112,8 @@ type fakeAddrs struct {
 	mu   sync.Mutex
 	now  func() time.Time
 	exp  map[netip.Prefix]time.Time
+	// removed counts removals of addresses that were present.
+	removed int
 }
 
 func (f *fakeAddrs) holds(a netip.Addr) bool {
@@ -151,9 +153,18 @@ func (f *fakeAddrs) Remove(addrs []vip.Addr) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, a := range addrs {
+		if t, ok := f.exp[a.Prefix]; ok && f.now().Before(t) {
+			f.removed++
+		}
 		delete(f.exp, a.Prefix)
 	}
 	return nil
+}
+
+func (f *fakeAddrs) removals() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.removed
 }
 
 // held lists the VIPs present now (expired ones are gone, as in the kernel).
@@ -443,7 +454,8 @@ vrrp_instance VI_renamed {
     interface eth0
     virtual_router_id 51
     priority 140
-    advert_int 0.05
+    advert_int 0.1
+    preempt_delay 1
     virtual_ipaddress {
         10.0.0.100/24
         10.0.0.101/24
@@ -460,15 +472,23 @@ vrrp_instance VI_2 {
 		if err != nil {
 			t.Fatal(err)
 		}
+		removed := n1.addrs.removals()
 		if err := n1.engine.Reload(context.Background(), cfg); err != nil {
 			t.Fatal(err)
 		}
 		st, _ := n1.engine.Status(context.Background())
-		if st[0].Name != "VI_renamed" || st[0].State != "MASTER" || st[0].BasePriority != 140 {
-			t.Errorf("after reload: %+v, want VI_renamed MASTER base 140", st[0])
+		if st[0].Name != "VI_renamed" || st[0].State != "MASTER" || st[0].BasePriority != 140 || st[0].AdvertInt != 100*time.Millisecond {
+			t.Errorf("after reload: %+v, want VI_renamed MASTER base 140 advert_int 100ms", st[0])
 		}
 		if got, want := n1.addrs.held(), []string{"10.0.0.100/24", "10.0.0.101/24"}; !slices.Equal(got, want) {
 			t.Errorf("held %v, want %v", got, want)
+		}
+		time.Sleep(time.Second) // (fake time) ten new intervals
+		if st, _ := n1.engine.Status(context.Background()); st[0].State != "MASTER" || st[0].Stats.Transitions != 2 {
+			t.Errorf("a second after the reload: %s after %d transitions, want MASTER after 2 (INIT→BACKUP→MASTER)", st[0].State, st[0].Stats.Transitions)
+		}
+		if n := n1.addrs.removals(); n != removed {
+			t.Errorf("the reload removed %d VIPs, want none: a new advert_int, priority or preempt_delay keeps the master's VIPs", n-removed)
 		}
 		eventually(t, "VI_2 master", func() bool {
 			st, _ := n1.engine.Status(context.Background())

@@ -118,6 +118,13 @@ type Machine struct {
 // MASTER` instance always preempt, and preempt_delay is ignored with `state
 // MASTER` or nopreempt.
 func NewMachine(p Params) *Machine {
+	p = normalise(p)
+	return &Machine{p: p, prio: p.Priority, advInt: p.AdvertInterval}
+}
+
+// normalise fills keepalived's defaults and applies its configuration
+// rules (see NewMachine).
+func normalise(p Params) Params {
 	if p.Version == 0 {
 		p.Version = fsmDefaultVersion
 	}
@@ -136,7 +143,45 @@ func NewMachine(p Params) *Machine {
 	if p.WantMaster || !p.Preempt {
 		p.PreemptDelay = 0
 	}
-	return &Machine{p: p, prio: p.Priority, advInt: p.AdvertInterval}
+	return p
+}
+
+// Reconfigure applies new parameters to a running machine, as keepalived's
+// reload does for an instance it keeps (vrrp.c reload_master): the state
+// is kept — a master stays master and keeps its VIPs — and the new values
+// take effect from the next timer. A master advertises at the new interval
+// at the latest one new interval from now; a backup's down timer never
+// fires sooner than one new Master_Down_Interval from now, so a reload
+// alone cannot make it take over. The effective priority is the caller's
+// (SetPriority), except across a change of address-owner status.
+func (m *Machine) Reconfigure(now time.Time, p Params) {
+	p = normalise(p)
+	old := m.p
+	m.p = p
+	if (old.Priority == fsmOwnerPrio) != (p.Priority == fsmOwnerPrio) {
+		m.prio = p.Priority
+	}
+	if p.PreemptDelay == 0 {
+		m.preemptAt = time.Time{}
+	}
+	switch m.state {
+	case StateMaster:
+		m.advInt = p.AdvertInterval
+		if next := now.Add(p.AdvertInterval); next.Before(m.deadline) {
+			m.deadline = next
+		}
+	case StateBackup:
+		if p.Version != 3 || m.heard.IsZero() {
+			m.advInt = p.AdvertInterval // a v3 backup keeps the master's interval
+		}
+		if m.downReason == fsmReasonDownExpiry {
+			if d := now.Add(m.MasterDownInterval()); d.After(m.deadline) {
+				m.deadline = d
+			}
+		}
+	default:
+		m.advInt = p.AdvertInterval
+	}
 }
 
 // State returns the current state.

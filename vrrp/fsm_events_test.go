@@ -182,3 +182,61 @@ func TestLastTransitionAndDenial(t *testing.T) {
 		t.Errorf("Fault() = %v, %q", on, why)
 	}
 }
+
+func fsmReconfigure(p Params) fsmEvent {
+	return func(m *Machine, now time.Time) []Action { m.Reconfigure(now, p); return nil }
+}
+
+// TestMachineReconfigure: a reload changes a running machine in place; it
+// never moves the state by itself (keepalived's reload_master).
+func TestMachineReconfigure(t *testing.T) {
+	sec := time.Second
+	down := 3*sec + fsmSkew100
+	fast := fsmWith(fsmV2(100), func(p *Params) { p.AdvertInterval = 200 * time.Millisecond })
+	slow := fsmWith(fsmV2(100), func(p *Params) { p.AdvertInterval = 2 * sec })
+	fsmRunCases(t, []fsmCase{
+		{
+			name: "a master advertises at the new interval within one new interval",
+			p:    fsmV2(100),
+			steps: append(append([]fsmStep{}, fsmMasterSteps...),
+				fsmStep{at: 4 * sec, ev: fsmReconfigure(fast), state: StateMaster, deadline: 4*sec + 200*time.Millisecond},
+				fsmStep{at: 4*sec + 200*time.Millisecond, ev: fsmTick(), want: []Action{SendAdvert{Priority: 100}}, state: StateMaster, deadline: 4*sec + 400*time.Millisecond},
+			),
+		},
+		{
+			name: "a master with a longer interval keeps its next advert",
+			p:    fsmV2(100),
+			steps: append(append([]fsmStep{}, fsmMasterSteps...),
+				fsmStep{at: 4 * sec, ev: fsmReconfigure(slow), state: StateMaster, deadline: 4*sec + fsmSkew100},
+				fsmStep{at: 4*sec + fsmSkew100, ev: fsmTick(), want: []Action{SendAdvert{Priority: 100}}, state: StateMaster, deadline: 6*sec + fsmSkew100},
+			),
+		},
+		{
+			name: "a backup's down timer restarts with the new interval",
+			p:    fsmV2(100),
+			steps: []fsmStep{
+				{at: 0, ev: fsmStart(), want: fsmStartBackup(), state: StateBackup, deadline: down},
+				{at: 3 * sec, ev: fsmReconfigure(slow), state: StateBackup, deadline: 3*sec + 6*sec + fsmSkew100},
+				{at: down, ev: fsmTick(), state: StateBackup, deadline: 9*sec + fsmSkew100},
+			},
+		},
+		{
+			name: "a reload alone never makes a backup take over sooner",
+			p:    fsmV2(100),
+			steps: []fsmStep{
+				{at: 0, ev: fsmStart(), want: fsmStartBackup(), state: StateBackup, deadline: down},
+				// The old timer would fire at 3.61 s: the new one needs a whole
+				// new Master_Down_Interval (0.6 s + skew) from the reload.
+				{at: 3 * sec, ev: fsmReconfigure(fast), state: StateBackup, deadline: 3*sec + 600*time.Millisecond + fsmSkew100},
+			},
+		},
+		{
+			name: "becoming the address owner takes priority 255",
+			p:    fsmV2(100),
+			steps: append(append([]fsmStep{}, fsmMasterSteps...),
+				fsmStep{at: 4 * sec, ev: fsmReconfigure(fsmV2(255)), state: StateMaster, deadline: 4*sec + fsmSkew100},
+				fsmStep{at: 4*sec + fsmSkew100, ev: fsmTick(), want: []Action{SendAdvert{Priority: 255}}, state: StateMaster, deadline: 5*sec + fsmSkew100},
+			),
+		},
+	})
+}

@@ -71,7 +71,14 @@ func newInstance(c *config.Instance, g *config.GlobalDefs, l *link, log *slog.Lo
 	in.log = log.With("instance", c.Name)
 	in.drops = drops
 	in.prio = uint8(c.Priority)
-	in.m = NewMachine(Params{
+	in.m = NewMachine(in.params())
+	return in
+}
+
+// params are the state machine's parameters from the instance's config.
+func (in *instance) params() Params {
+	c := in.cfg
+	return Params{
 		Name:                 c.Name,
 		Version:              int(in.version),
 		Priority:             uint8(c.Priority),
@@ -79,15 +86,14 @@ func newInstance(c *config.Instance, g *config.GlobalDefs, l *link, log *slog.Lo
 		Preempt:              !c.Nopreempt,
 		PreemptDelay:         c.PreemptDelay,
 		WantMaster:           c.InitialState() == config.StateMaster,
-		PrimaryAddr:          l.conn.LocalAddr(),
+		PrimaryAddr:          in.link.conn.LocalAddr(),
 		DownTimerAdverts:     c.DownTimerAdverts,
 		LowerPrioNoAdvert:    c.LowerPrioNoAdvert,
 		HigherPrioSendAdvert: c.HigherPrioSendAdvert,
 		Grant: func(now time.Time) bool {
 			return in.grantFn == nil || in.grantFn(in, now)
 		},
-	})
-	return in
+	}
 }
 
 // newInstanceConfig derives from the config everything an instance needs

@@ -139,18 +139,12 @@ func (e *Engine) reload(now time.Time, cfg *config.Config) error {
 }
 
 // sameProtocol reports whether a running instance can take the new config
-// in place: what the state machine was built from must be unchanged except
-// the base priority, which is applied like a tracker change.
+// in place: everything but its socket can change under a running state
+// machine (Machine.Reconfigure), so only a new multicast source address —
+// a different socket — makes it a new instance. (VRID, family, interface
+// and the unicast source already make up the reload key.)
 func (e *Engine) sameProtocol(in *instance, c *config.Instance) bool {
-	o := in.cfg
-	return o.EffectiveVersion() == c.EffectiveVersion() &&
-		o.EffectiveAdvertInt() == c.EffectiveAdvertInt() &&
-		o.Nopreempt == c.Nopreempt && o.PreemptDelay == c.PreemptDelay &&
-		o.DownTimerAdverts == c.DownTimerAdverts &&
-		o.LowerPrioNoAdvert == c.LowerPrioNoAdvert &&
-		o.MCastSrcIP == c.MCastSrcIP &&
-		slices.Equal(o.UnicastPeers, c.UnicastPeers) &&
-		(o.Priority == 255) == (c.Priority == 255)
+	return in.cfg.MCastSrcIP == c.MCastSrcIP
 }
 
 // update moves a running instance to its new config: VIP differences are
@@ -174,6 +168,8 @@ func (e *Engine) update(now time.Time, in *instance, c *config.Instance, g *conf
 	in.log = e.log.With("instance", c.Name)
 	in.vips, in.advAddrs, in.annAddrs, in.dsts = fresh.vips, fresh.advAddrs, fresh.annAddrs, fresh.dsts
 	in.expect, in.trackers = fresh.expect, fresh.trackers
+	in.version, in.advInt, in.lifetime = fresh.version, fresh.advInt, fresh.lifetime
+	in.m.Reconfigure(now, in.params())
 	if in.holding {
 		e.installVIPs(now, in) // adds new VIPs, refreshes the rest
 		in.announce(in.garpRepeat())

@@ -77,13 +77,6 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		}
 		return nil, err
 	}
-	var sd *side
-	if arb != nil {
-		if sd, err = newSide(cfg, o.node, log); err != nil {
-			return nil, err
-		}
-		sd.emb = emb
-	}
 	var gate mastership.Arbiter // a nil *arbiter.Arbiter must stay a nil interface: plain VRRP
 	if arb != nil {
 		gate = arb
@@ -109,31 +102,29 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		Notifier: notifier,
 		Trackers: vrrp.RunTrackers(runner, track.RealClock{}, log),
 	})
+	var sd *side
+	if arb != nil {
+		if sd, err = newSide(cfg, o.node, eng, arb, log); err != nil {
+			if emb != nil {
+				emb.Close()
+			}
+			return nil, err
+		}
+		sd.emb = emb
+	}
 	return &daemon{opt: o, log: log, cfg: cfg, engine: eng, arb: arb, side: sd, started: time.Now()}, nil
 }
 
 // run runs the engine and the control socket until ctx ends; SIGHUP reloads.
 func (d *daemon) run(ctx context.Context) error {
 	d.log.Info("vipd starting", "version", version, "node", d.opt.node, "config", d.opt.file, "arbiter", d.arb != nil)
-	// The arbiter outlives the engine: the engine's step-downs at shutdown
-	// release their keys through it, so it stops only after the engine.
+	// Who waits for whom: run returns once the engine's group (the
+	// engine, control socket, metrics, SIGHUP, sd_notify) has returned,
+	// then stops the load balancer, then the arbiter's group (see
+	// startArbiter), which the engine needed until its last step-down.
 	if d.arb != nil {
-		arbCtx, stopArb := context.WithCancel(context.Background())
-		arbDone := make(chan error, 1)
-		sideDone := make(chan struct{})
-		go func() { arbDone <- d.arb.Run(arbCtx) }()
-		go func() { d.side.run(arbCtx, d); close(sideDone) }()
-		d.log.Info("arbiter companions", "side", d.side.String())
-		defer func() {
-			stopArb()
-			if err := <-arbDone; err != nil {
-				d.log.Error("arbiter", "err", err)
-			}
-			<-sideDone
-			if d.side.emb != nil {
-				d.side.emb.Close()
-			}
-		}()
+		stopArbiter := d.startArbiter(ctx)
+		defer stopArbiter()
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.engine.Run(ctx) })
@@ -170,33 +161,67 @@ func (d *daemon) run(ctx context.Context) error {
 	return err
 }
 
+// startArbiter runs the arbiter and its companions (the gateway prober,
+// gossip and the policy task) under one group of
+// their own, not the engine's: the arbiter outlives the engine, because
+// the engine's step-downs at shutdown release their keys through it. The
+// returned stop, called once the engine has returned, cancels them, waits
+// for every one, then closes the embedded etcd member they used.
+func (d *daemon) startArbiter(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// A plain group: each task logs its own error and returns nil, so a
+	// failing companion stops neither the arbiter nor the engine.
+	var g errgroup.Group
+	g.Go(func() error {
+		if err := d.arb.Run(ctx); err != nil {
+			d.log.Error("arbiter", "err", err)
+		}
+		return nil
+	})
+	d.side.start(ctx, &g, d.log)
+	d.log.Info("arbiter companions", "side", d.side.String())
+	return func() {
+		cancel()
+		_ = g.Wait() // every task returns nil
+		if d.side.emb != nil {
+			d.side.emb.Close()
+		}
+	}
+}
+
+// status is the daemon's status: the engine's instances and what the
+// daemon adds. When the engine does not answer, it returns the rest and
+// the error.
+func (d *daemon) status(ctx context.Context) (control.Status, error) {
+	insts, err := d.engine.Status(ctx)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return control.Status{Node: d.opt.node, ConfigFile: d.opt.file, Started: d.started, Reloaded: d.reloaded,
+		Instances: insts, Cluster: d.side.clusterView(), Gateway: d.side.gatewayStatus(), LB: d.lbStatus()}, err
+}
+
 // statusSource feeds the metrics collector: unlike Status it reports the
 // engine's error, so a scrape can say the daemon did not answer.
 type statusSource struct{ d *daemon }
 
 func (s statusSource) Status(ctx context.Context) (control.Status, error) {
-	insts, err := s.d.engine.Status(ctx)
+	st, err := s.d.status(ctx)
 	if err != nil {
 		return control.Status{}, err
 	}
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	return control.Status{Node: s.d.opt.node, ConfigFile: s.d.opt.file, Started: s.d.started, Reloaded: s.d.reloaded,
-		Instances: insts, Cluster: s.d.side.clusterView(), Gateway: s.d.side.gatewayStatus(), LB: s.d.lbStatus()}, nil
+	return st, nil
 }
 
-// Status implements control.Backend.
+// Status implements control.Backend: what the daemon has, the engine's
+// error only logged.
 func (d *daemon) Status() control.Status {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	insts, err := d.engine.Status(ctx)
+	st, err := d.status(ctx)
 	if err != nil {
 		d.log.Warn("status", "err", err)
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return control.Status{Node: d.opt.node, ConfigFile: d.opt.file, Started: d.started, Reloaded: d.reloaded,
-		Instances: insts, Cluster: d.side.clusterView(), Gateway: d.side.gatewayStatus(), LB: d.lbStatus()}
+	return st
 }
 
 // Handover implements control.Backend.

@@ -73,6 +73,10 @@ type Engine struct {
 
 	tasks sync.WaitGroup // every goroutine spawn started
 
+	// holdUntil is the end of vrrp_startup_delay: no instance, started at
+	// run or by a reload meanwhile, becomes master before it.
+	holdUntil time.Time
+
 	runCtx       context.Context // Run's context: links opened on reload live as long
 	stopTrackers context.CancelFunc
 	groups       []*group
@@ -89,6 +93,10 @@ type link struct {
 	ann   Announcer
 	group netip.Addr
 	insts []*instance
+	// paced gratuitous ARPs/NAs wait here, sent one interval apart from
+	// nextAnnounce on (garp_interval, gna_interval).
+	paced        []pacedAnnounce
+	nextAnnounce time.Time
 }
 
 type linkKey struct {
@@ -141,6 +149,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.build(ctx, e.cfg, now); err != nil {
 		e.closeLinks()
 		return err
+	}
+	if d := e.cfg.Global.VRRPStartupDelay; d > 0 {
+		e.holdUntil = now.Add(d)
+		e.log.Info("delaying startup: no instance becomes master before the delay ends", "vrrp_startup_delay", d)
 	}
 	e.restartTrackers(e.cfg)
 	e.startWhenLinked(now, e.insts)
@@ -329,6 +341,9 @@ func (e *Engine) groupOf(name string) *group {
 // member comes up.
 func (e *Engine) start(now time.Time, insts []*instance) {
 	started := map[*group]bool{}
+	for _, in := range insts {
+		in.m.HoldMastership(e.holdUntil)
+	}
 	for _, in := range insts {
 		switch {
 		case in.group == nil:
@@ -565,20 +580,34 @@ func (e *Engine) tick(now time.Time) {
 		if !in.garpSecondAt.IsZero() && !now.Before(in.garpSecondAt) {
 			in.garpSecondAt = time.Time{}
 			if in.holding {
-				in.announce(in.garpRepeat())
+				in.announce(now, in.garpRepeat())
+			}
+		}
+		if !in.garpLowerAt.IsZero() && !now.Before(in.garpLowerAt) {
+			in.garpLowerAt = time.Time{}
+			if in.holding {
+				in.announce(now, in.cfg.GARPLowerPrioRepeat)
 			}
 		}
 		if !in.garpRefreshAt.IsZero() && !now.Before(in.garpRefreshAt) {
 			in.garpRefreshAt = now.Add(in.garpRefresh())
 			if in.holding {
-				in.announce(in.cfg.GARPMasterRefreshRepeat)
+				in.announce(now, in.cfg.GARPMasterRefreshRepeat)
 			}
 		}
+	}
+	for _, l := range e.links {
+		l.paceAnnounce(now)
 	}
 }
 
 func (e *Engine) nextDeadline() time.Time {
 	d := e.startBy
+	for _, l := range e.links {
+		if len(l.paced) > 0 && (d.IsZero() || l.nextAnnounce.Before(d)) {
+			d = l.nextAnnounce
+		}
+	}
 	for _, in := range e.insts {
 		if t := in.nextDeadline(); !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
@@ -608,9 +637,16 @@ func (e *Engine) apply(now time.Time, in *instance, acts []Action) {
 			in.announceMaster(now)
 		case RxLowerPrio:
 			// keepalived re-announces when a lower-priority router shows up,
-			// to repair caches it may have poisoned.
-			if in.holding {
-				in.announce(in.cfg.GARPLowerPrioRepeat)
+			// to repair caches it may have poisoned: at once and again after
+			// garp_lower_prio_delay, for every member of a sync group
+			// (vrrp.c vrrp_state_master_rx).
+			for _, m := range e.unitMembers(in) {
+				if m.holding && m.cfg.GARPLowerPrioRepeat > 0 {
+					m.announce(now, m.cfg.GARPLowerPrioRepeat)
+					if d := m.cfg.GARPLowerPrioDelay; d > 0 {
+						m.garpLowerAt = now.Add(d)
+					}
+				}
 			}
 		case Claim:
 			e.requestGrant(now, in, a.Priority)

@@ -181,11 +181,30 @@ func (f *fakeAddrs) held() []string {
 	return out
 }
 
-type fakeAnnouncer struct{ n int }
+// fakeAnnouncer records when each gratuitous ARP/NA left, by address.
+type fakeAnnouncer struct {
+	mu   sync.Mutex
+	sent []sentAnnounce
+}
+
+type sentAnnounce struct {
+	at   time.Time
+	addr netip.Addr
+}
 
 func (a *fakeAnnouncer) Announce(addrs []netip.Addr, _ net.HardwareAddr) error {
-	a.n += len(addrs)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, ad := range addrs {
+		a.sent = append(a.sent, sentAnnounce{at: time.Now(), addr: ad})
+	}
 	return nil
+}
+
+func (a *fakeAnnouncer) log() []sentAnnounce {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.sent)
 }
 func (a *fakeAnnouncer) Close() error { return nil }
 
@@ -205,6 +224,7 @@ type node struct {
 	addr     netip.Addr
 	engine   *Engine
 	addrs    *fakeAddrs
+	ann      *fakeAnnouncer
 	notifier *fakeNotifier
 	trk      chan track.Status
 	cancel   context.CancelFunc
@@ -221,6 +241,7 @@ func startNode(t *testing.T, lan *fakeLAN, addr string, conf string, opts ...fun
 		addr:     netip.MustParseAddr(addr),
 		addrs:    &fakeAddrs{name: addr, lan: lan, now: time.Now, exp: map[netip.Prefix]time.Time{}},
 		notifier: &fakeNotifier{},
+		ann:      &fakeAnnouncer{},
 		trk:      make(chan track.Status),
 		done:     make(chan error, 1),
 	}
@@ -231,7 +252,7 @@ func startNode(t *testing.T, lan *fakeLAN, addr string, conf string, opts ...fun
 	opt := Options{
 		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OpenConn:      func(vrrpconn.Config) (PacketConn, error) { return conn, nil },
-		OpenAnnouncer: func(string) (Announcer, error) { return &fakeAnnouncer{}, nil },
+		OpenAnnouncer: func(string) (Announcer, error) { return n.ann, nil },
 		Addrs:         n.addrs,
 		Notifier:      n.notifier,
 		Trackers: func(ctx context.Context, cfg *config.Config, out chan<- track.Status) {
@@ -494,5 +515,82 @@ vrrp_instance VI_2 {
 			st, _ := n1.engine.Status(context.Background())
 			return len(st) == 2 && st[1].State == "MASTER"
 		})
+	})
+}
+
+// garpConf is fastConf with keepalived's GARP settings in global_defs.
+func garpConf(prio int, garp string) string {
+	return strings.Replace(fastConf(prio, ""), "vrrp_garp_master_delay 0\n", garp+"\n", 1)
+}
+
+// vrrp_garp_interval spaces every gratuitous ARP a link sends, the bursts
+// of two instances included, as keepalived does per interface.
+func TestEngineGARPInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := &fakeLAN{}
+		conf := garpConf(150, "vrrp_garp_master_delay 0\n    vrrp_garp_master_repeat 3\n    vrrp_garp_interval 0.1")
+		conf = strings.Replace(conf, "virtual_ipaddress { 10.0.0.100/24 }", "virtual_ipaddress {\n 10.0.0.100/24\n 10.0.0.101/24\n }", 1)
+		n1 := startNode(t, lan, "10.0.0.1", conf)
+		eventually(t, "six GARPs", func() bool { return len(n1.ann.log()) == 6 })
+		sent := n1.ann.log()
+		for i := 1; i < len(sent); i++ {
+			if gap := sent[i].at.Sub(sent[i-1].at); gap < 100*time.Millisecond {
+				t.Errorf("GARP %d left %v after the one before, want at least vrrp_garp_interval (100ms): %v", i, gap, sent)
+			}
+		}
+		time.Sleep(time.Second)
+		if n := len(n1.ann.log()); n != 6 {
+			t.Errorf("%d GARPs, want 3 per VIP (vrrp_garp_master_repeat 3)", n)
+		}
+	})
+}
+
+// A master that hears a lower priority re-announces at once and again
+// after garp_lower_prio_delay (keepalived vrrp_state_master_rx).
+func TestEngineGARPLowerPrioDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := &fakeLAN{}
+		garp := "vrrp_garp_master_delay 0\n    vrrp_garp_master_repeat 1\n    vrrp_garp_lower_prio_repeat 2\n    vrrp_garp_lower_prio_delay 3"
+		n1 := startNode(t, lan, "10.0.0.1", garpConf(150, garp))
+		eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
+		// One advert from a lower-priority router that thinks it is master.
+		before := len(n1.ann.log())
+		rogue := lan.dial(netip.MustParseAddr("10.0.0.9"))
+		adv := Advert{Version: 3, Type: 1, VRID: 51, Priority: 50, AdvertInt: IntervalToField(3, 50*time.Millisecond),
+			Addrs: []netip.Addr{netip.MustParseAddr("10.0.0.100")}}
+		b, err := adv.AppendMarshal(nil, rogue.addr, GroupIPv4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rogue.WriteTo(b, GroupIPv4); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "n1 re-announces at once", func() bool { return len(n1.ann.log()) >= before+2 })
+		at := time.Now()
+		time.Sleep(2 * time.Second)
+		if n := len(n1.ann.log()); n != before+2 {
+			t.Errorf("%d GARPs before garp_lower_prio_delay passed, want %d", n-before, 2)
+		}
+		time.Sleep(2 * time.Second)
+		sent := n1.ann.log()
+		if len(sent) != before+4 {
+			t.Fatalf("%d GARPs after garp_lower_prio_delay, want 4 (2 at once, 2 after the delay)", len(sent)-before)
+		}
+		if d := sent[before+2].at.Sub(at); d < 3*time.Second-100*time.Millisecond {
+			t.Errorf("second burst %v after the first, want garp_lower_prio_delay (3s)", d)
+		}
+	})
+}
+
+// vrrp_startup_delay: nobody becomes master before it ends.
+func TestEngineStartupDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := &fakeLAN{}
+		start := time.Now()
+		n1 := startNode(t, lan, "10.0.0.1", garpConf(150, "vrrp_garp_master_delay 0\n    vrrp_startup_delay 5"))
+		eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
+		if d := time.Since(start); d < 5*time.Second {
+			t.Errorf("master %v after start, want after vrrp_startup_delay (5s)", d)
+		}
 	})
 }

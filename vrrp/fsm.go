@@ -109,7 +109,9 @@ type Machine struct {
 	// preemptHold makes this backup behave as nopreempt until it next
 	// becomes master (an operator handover must not be undone).
 	preemptHold bool
-	group       *SyncGroup
+	// holdUntil: no move into MASTER before it (vrrp_startup_delay).
+	holdUntil time.Time
+	group     *SyncGroup
 }
 
 // NewMachine returns a machine in StateInit. It applies keepalived's
@@ -421,6 +423,12 @@ func (m *Machine) SetFault(now time.Time, fault bool, reason string) []Action {
 	return m.leaveFault(now, reason)
 }
 
+// HoldMastership keeps the machine out of MASTER until until, as
+// keepalived's vrrp_startup_delay does for every instance after the daemon
+// starts (vrrp.c vrrp_state_goto_master): it listens as BACKUP meanwhile,
+// and one that wants MASTER takes over when the hold ends.
+func (m *Machine) HoldMastership(until time.Time) { m.holdUntil = until }
+
 // HoldPreempt makes the machine accept lower-priority masters, as with
 // nopreempt, until it next becomes master: after an operator handover the
 // old master must not preempt the new one back.
@@ -478,6 +486,14 @@ func (m *Machine) ForceState(now time.Time, to State, reason string) []Action {
 // us BACKUP (unless the group itself is moving us); then the gate decides.
 // Denied, we stay (or become) BACKUP with the down timer re-armed.
 func (m *Machine) takeOver(now time.Time, reason string, byGroup bool) []Action {
+	if now.Before(m.holdUntil) {
+		m.wantMaster = true
+		if m.state == StateBackup {
+			m.deadline = m.holdUntil
+			return nil
+		}
+		return m.enterBackup(now, m.holdUntil, "vrrp_startup_delay")
+	}
 	if m.group != nil && !byGroup && !m.group.canGoMaster(m) {
 		// keepalived vrrp_sync_can_goto_master: wait for the others.
 		m.wantMaster = true

@@ -240,3 +240,44 @@ func TestMachineReconfigure(t *testing.T) {
 		},
 	})
 }
+
+func fsmHold(until time.Duration) fsmEvent {
+	return func(m *Machine, now time.Time) []Action { m.HoldMastership(fsmAt(until)); return nil }
+}
+
+// TestMachineStartupDelay: vrrp_startup_delay keeps every machine out of
+// MASTER until it ends; one that wanted MASTER meanwhile takes over then.
+func TestMachineStartupDelay(t *testing.T) {
+	sec := time.Second
+	down := 3*sec + fsmSkew100
+	fsmRunCases(t, []fsmCase{
+		{
+			name: "the down timer waits for the end of the delay",
+			p:    fsmV2(100),
+			steps: []fsmStep{
+				{at: 0, ev: fsmHold(5 * sec), state: StateInit, noDeadline: true},
+				{at: 0, ev: fsmStart(), want: fsmStartBackup(), state: StateBackup, deadline: down},
+				{at: down, ev: fsmTick(), state: StateBackup, deadline: 5 * sec},
+				{at: 5 * sec, ev: fsmTick(), want: fsmBecomeMaster(100, StateBackup, "master down timer expired", 5*sec), state: StateMaster, deadline: 6 * sec},
+			},
+		},
+		{
+			name: "an address owner with state MASTER waits too",
+			p:    fsmWith(fsmV2(255), func(p *Params) { p.WantMaster = true }),
+			steps: []fsmStep{
+				{at: 0, ev: fsmHold(5 * sec), state: StateInit, noDeadline: true},
+				{at: 0, ev: fsmStart(), want: []Action{RemoveVIPs{}, fsmTr(StateInit, StateBackup, "vrrp_startup_delay", 0)}, state: StateBackup, deadline: 5 * sec},
+				{at: 5 * sec, ev: fsmTick(), want: fsmBecomeMaster(255, StateBackup, "master down timer expired", 5*sec), state: StateMaster, deadline: 6 * sec},
+			},
+		},
+		{
+			name: "a master heard during the delay is followed as usual",
+			p:    fsmV2(100),
+			steps: []fsmStep{
+				{at: 0, ev: fsmHold(5 * sec), state: StateInit, noDeadline: true},
+				{at: 0, ev: fsmStart(), want: fsmStartBackup(), state: StateBackup, deadline: down},
+				{at: sec, ev: fsmRx(150, fsmHigh, sec), state: StateBackup, deadline: sec + down},
+			},
+		},
+	})
+}

@@ -3,6 +3,7 @@ package vrrp
 import (
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vipd/vipd/config"
@@ -52,6 +53,7 @@ type instance struct {
 	// Gratuitous ARP / NA schedule after becoming master.
 	garpSecondAt  time.Time // garp_master_delay burst; zero when none pending
 	garpRefreshAt time.Time // garp_master_refresh; zero when off
+	garpLowerAt   time.Time // garp_lower_prio_delay burst; zero when none pending
 
 	gate    gateState                              // the arbiter's view (unused when not gated)
 	grantFn func(in *instance, now time.Time) bool // Params.Grant, set with the unit; nil allows
@@ -174,7 +176,7 @@ func trackersOf(c *config.Instance) []track.Tracker {
 // nextDeadline is the earliest time the engine must call tick.
 func (in *instance) nextDeadline() time.Time {
 	d := in.m.NextDeadline()
-	for _, t := range []time.Time{in.refreshAt, in.garpSecondAt, in.garpRefreshAt, in.gate.claimAt, in.dampEnd()} {
+	for _, t := range []time.Time{in.refreshAt, in.garpSecondAt, in.garpRefreshAt, in.garpLowerAt, in.gate.claimAt, in.dampEnd()} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
@@ -190,6 +192,8 @@ func (in *instance) fenceExpired(now time.Time) bool {
 }
 
 func (in *instance) dropVIPs() {
+	in.link.dropPaced(in.annAddrs)
+	in.garpLowerAt = time.Time{}
 	in.holding = false
 	in.awaiting, in.announceDue = false, false
 	in.refreshAt = time.Time{}
@@ -225,23 +229,67 @@ func (in *instance) sendAdvert(prio uint8) {
 	}
 }
 
-// announce sends one GARP/NA round: repeat packets per address.
-func (in *instance) announce(repeat int) {
+// announce sends one GARP/NA round: repeat packets per address. With
+// garp_interval (IPv4) or gna_interval (IPv6) set, the packets leave the
+// link one interval apart instead (link.paceAnnounce), as keepalived
+// spaces the gratuitous ARPs it sends on an interface.
+func (in *instance) announce(now time.Time, repeat int) {
 	if in.link.ann == nil || len(in.annAddrs) == 0 {
 		return
 	}
+	if in.cfg.GARPInterval <= 0 && in.cfg.GNAInterval <= 0 && len(in.link.paced) == 0 {
+		for range max(repeat, 1) {
+			if err := in.link.ann.Announce(in.annAddrs, nil); err != nil {
+				in.log.Warn("gratuitous ARP/NA", "err", err)
+				return
+			}
+		}
+		return
+	}
 	for range max(repeat, 1) {
-		if err := in.link.ann.Announce(in.annAddrs, nil); err != nil {
-			in.log.Warn("gratuitous ARP/NA", "err", err)
-			return
+		for _, a := range in.annAddrs {
+			every := in.cfg.GARPInterval
+			if a.Is6() {
+				every = in.cfg.GNAInterval
+			}
+			in.link.paced = append(in.link.paced, pacedAnnounce{addr: a, every: every, log: in.log})
 		}
 	}
+	in.link.paceAnnounce(now)
+}
+
+// pacedAnnounce is one gratuitous ARP/NA waiting for its turn on a link.
+type pacedAnnounce struct {
+	addr  netip.Addr
+	every time.Duration // the pause after it (garp_interval / gna_interval)
+	log   *slog.Logger
+}
+
+// paceAnnounce sends the paced announcements that are due; nextAt is the
+// next one's time (zero when none waits).
+func (l *link) paceAnnounce(now time.Time) {
+	for len(l.paced) > 0 && !now.Before(l.nextAnnounce) {
+		p := l.paced[0]
+		l.paced = l.paced[1:]
+		if err := l.ann.Announce([]netip.Addr{p.addr}, nil); err != nil {
+			p.log.Warn("gratuitous ARP/NA", "err", err)
+		}
+		l.nextAnnounce = now.Add(p.every)
+	}
+	if len(l.paced) == 0 {
+		l.paced = nil
+	}
+}
+
+// dropPaced forgets the paced announcements of addresses we no longer hold.
+func (l *link) dropPaced(addrs []netip.Addr) {
+	l.paced = slices.DeleteFunc(l.paced, func(p pacedAnnounce) bool { return slices.Contains(addrs, p.addr) })
 }
 
 // announceMaster sends the burst that follows becoming master and
 // schedules the garp_master_delay burst and the refreshes.
 func (in *instance) announceMaster(now time.Time) {
-	in.announce(in.garpRepeat())
+	in.announce(now, in.garpRepeat())
 	if d := in.garpDelay(); d > 0 {
 		in.garpSecondAt = now.Add(d)
 	}

@@ -172,6 +172,6 @@ func (e *Engine) update(now time.Time, in *instance, c *config.Instance, g *conf
 	in.m.Reconfigure(now, in.params())
 	if in.holding {
 		e.installVIPs(now, in) // adds new VIPs, refreshes the rest
-		in.announce(in.garpRepeat())
+		in.announce(now, in.garpRepeat())
 	}
 }

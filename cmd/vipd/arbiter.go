@@ -11,6 +11,7 @@ import (
 
 	"github.com/vipd/vipd/arbiter"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/vrrp"
 )
 
@@ -108,7 +109,7 @@ func newGate(c *config.Config, node string, embedded []string, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	return &gate{a: arbiter.New(cfg, cli, arbiter.SystemClock(), log.With("component", "arbiter")), out: make(chan vrrp.ArbiterEvent, 64)}, nil
+	return &gate{a: arbiter.New(cfg, cli, clock.Real(), log.With("component", "arbiter")), out: make(chan vrrp.ArbiterEvent, 64)}, nil
 }
 
 func tlsConfig(t *config.TLS) (*tls.Config, error) {

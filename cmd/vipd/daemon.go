@@ -18,6 +18,7 @@ import (
 	"github.com/vipd/vipd/arbiter/gateway"
 	"github.com/vipd/vipd/cluster"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/internal/control"
 	"github.com/vipd/vipd/internal/metrics"
 	"github.com/vipd/vipd/internal/sdnotify"
@@ -105,7 +106,7 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		Addrs:    addrs,
 		VMACs:    addrs,
 		Notifier: notifier,
-		Trackers: vrrp.RunTrackers(runner, track.RealClock{}, log),
+		Trackers: vrrp.RunTrackers(runner, clock.Real(), log),
 	})
 	return &daemon{opt: o, log: log, cfg: cfg, engine: eng, gate: g, side: sd, started: time.Now()}, nil
 }

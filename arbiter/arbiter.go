@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/vipd/vipd/arbiter/mastership"
+	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/vrrp/vip"
 )
 
@@ -44,7 +45,7 @@ type Arbiter struct {
 	cfg         Config
 	cli         etcdClient
 	st          store
-	clock       Clock
+	clock       clock.Clock
 	log         *slog.Logger
 	incarnation string
 	q           *eventQueue
@@ -104,16 +105,17 @@ type op struct {
 
 var _ mastership.Arbiter = (*Arbiter)(nil)
 
-// New returns an arbiter using cli. clock nil means SystemClock, log nil
-// slog.Default(). Call Run to start it.
-func New(cfg Config, cli *clientv3.Client, clock Clock, log *slog.Logger) *Arbiter {
-	return newArbiter(cfg, cli, clock, log)
+// New returns an arbiter using cli. clk nil means clock.Real(), log nil
+// slog.Default(). Call Run to start it. Deadlines are computed from clk's
+// Now, which must carry a monotonic reading (see clock.Clock).
+func New(cfg Config, cli *clientv3.Client, clk clock.Clock, log *slog.Logger) *Arbiter {
+	return newArbiter(cfg, cli, clk, log)
 }
 
-func newArbiter(cfg Config, cli etcdClient, clock Clock, log *slog.Logger) *Arbiter {
+func newArbiter(cfg Config, cli etcdClient, clk clock.Clock, log *slog.Logger) *Arbiter {
 	cfg = cfg.withDefaults()
-	if clock == nil {
-		clock = SystemClock()
+	if clk == nil {
+		clk = clock.Real()
 	}
 	if log == nil {
 		log = slog.Default()
@@ -124,7 +126,7 @@ func newArbiter(cfg Config, cli etcdClient, clock Clock, log *slog.Logger) *Arbi
 		cfg:         cfg,
 		cli:         cli,
 		st:          store{cli: cli, prefix: cfg.Prefix, timeout: cfg.RPCTimeout},
-		clock:       clock,
+		clock:       clk,
 		log:         log.With("component", "arbiter"),
 		incarnation: hex.EncodeToString(inc[:]),
 		q:           newEventQueue(),

@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/vipd/vipd/arbiter/mastership"
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // testConfig is the configuration the etcd tests use: no startup hold, so
@@ -21,9 +22,9 @@ func testConfig(t *testing.T, node string) Config {
 	return Config{Node: node, Prefix: testPrefix(t), StartupHold: -1}
 }
 
-func startArbiter(t *testing.T, cfg Config, cli etcdClient, clock Clock) *Arbiter {
+func startArbiter(t *testing.T, cfg Config, cli etcdClient, clk clock.Clock) *Arbiter {
 	t.Helper()
-	a := newArbiter(cfg, cli, clock, testLogger(t).With("node", cfg.Node))
+	a := newArbiter(cfg, cli, clk, testLogger(t).With("node", cfg.Node))
 	running(t, a)
 	waitLease(t, a)
 	return a
@@ -178,6 +179,7 @@ func TestKeepAliveMovesDeadlineFromSendTime(t *testing.T) {
 	}
 	window := 30*time.Second - 30*time.Millisecond - 500*time.Millisecond // TTL(1−ρ)−m
 	for i := range 3 {
+		parked(t, clock, 2) // the keepalive sleep and the deadline timer
 		clock.Advance(500 * time.Millisecond)
 		sent := clock.Now()
 		ev := next(t, a, key, mastership.Renewed)
@@ -459,7 +461,7 @@ func TestExitWaitsForUnreleasedVIPs(t *testing.T) {
 // partition where our sends arrive but nothing comes back.
 type kaRecorder struct {
 	*clientv3.Client
-	clock     Clock
+	clock     clock.Clock
 	dropReply atomic.Bool
 
 	mu    sync.Mutex
@@ -501,9 +503,18 @@ func TestRepliesLostLeaseNotRenewedAfterDeadline(t *testing.T) {
 	a.mu.Unlock()
 
 	rec.dropReply.Store(true)
-	// One keepalive reaches etcd (and renews the lease there), its reply
-	// is lost; then time runs to D.
-	clock.Advance(cfg.withDefaults().KeepAliveEvery)
+	// Time runs to D, one timer at a time: every keepalive reaches etcd
+	// (and renews the lease there) at its own time, and its reply is lost.
+	// Each step waits until the keepalive loop is asleep again, so that no
+	// keepalive races the clock's jump to the next timer.
+	for {
+		parked(t, clock, 2) // the keepalive sleep and the deadline timer
+		d, _ := clock.Next()
+		if !clock.Now().Add(d).Before(D) {
+			break
+		}
+		clock.Advance(d)
+	}
 	waitCalls(t, rec, 1)
 	clock.AdvanceTo(D)
 	rv := next(t, a, key)

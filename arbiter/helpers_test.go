@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -17,77 +16,27 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/vipd/vipd/arbiter/mastership"
+	"github.com/vipd/vipd/internal/clock"
 )
 
-// fakeClock is a manual Clock: time moves only in Advance, which fires the
-// due callbacks in time order, each with Now() equal to its due time.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
+// newFakeClock returns the arbiter tests' manual clock: time moves only in
+// Advance/AdvanceTo, which run the due callbacks in time order, each seeing
+// Now() equal to its due time, and return once they have run.
+func newFakeClock() *clock.Fake {
+	return clock.NewFake(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 }
 
-type fakeTimer struct {
-	at   time.Time
-	f    func()
-	done bool
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.done
-		t.done = true
-		return was
+// parked waits until n timers of clk are pending: the arbiter has done
+// what it had to do at the current time and waits on its clock, so the
+// test may advance it.
+func parked(t *testing.T, clk *clock.Fake, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clk.BlockUntil(ctx, n); err != nil {
+		t.Fatalf("arbiter not waiting on %d timers after 10s (%d pending)", n, clk.Waiters())
 	}
 }
-
-// Advance moves time forward by d, running every callback that falls due.
-func (c *fakeClock) Advance(d time.Duration) { c.AdvanceTo(c.Now().Add(d)) }
-
-func (c *fakeClock) AdvanceTo(target time.Time) {
-	for {
-		c.mu.Lock()
-		sort.SliceStable(c.timers, func(i, j int) bool { return c.timers[i].at.Before(c.timers[j].at) })
-		var next *fakeTimer
-		for _, t := range c.timers {
-			if !t.done && !t.at.After(target) {
-				next = t
-				break
-			}
-		}
-		if next == nil {
-			if target.After(c.now) {
-				c.now = target
-			}
-			c.mu.Unlock()
-			return
-		}
-		next.done = true
-		if next.at.After(c.now) {
-			c.now = next.at
-		}
-		c.mu.Unlock()
-		next.f()
-	}
-}
-
-var _ Clock = (*fakeClock)(nil)
 
 // testEtcd is one embedded etcd member on loopback, with a short election
 // timeout so that short lease TTLs are accepted.

@@ -374,25 +374,6 @@ func stateString(s memberlist.NodeStateType) string {
 	}
 }
 
-// Conflicts returns the other live members that hold instance as MASTER
-// with a token newer than myToken: if any exist, the holder of myToken
-// must step down at once (arbiter rule 5). Pure.
-func Conflicts(members []Member, instance string, myToken int64) []Member {
-	var out []Member
-	for _, m := range members {
-		if !m.Alive {
-			continue
-		}
-		for _, in := range m.Instances {
-			if in.Name == instance && in.State == StateMaster && in.Token > myToken {
-				out = append(out, m)
-				break
-			}
-		}
-	}
-	return out
-}
-
 // events receives memberlist's membership callbacks.
 type events Gossip
 

@@ -114,42 +114,6 @@ func mustEncode(r record) []byte {
 	return b
 }
 
-func TestConflicts(t *testing.T) {
-	master := func(name string, tok int64) InstanceState {
-		return InstanceState{Name: name, State: StateMaster, Token: tok}
-	}
-	a := Member{Node: "a", Alive: true, State: MemberAlive, Instances: []InstanceState{master("VI_1", 10)}}
-	bNewer := Member{Node: "b", Alive: true, State: MemberAlive, Instances: []InstanceState{master("VI_2", 1), master("VI_1", 20)}}
-	bBackup := Member{Node: "b", Alive: true, State: MemberAlive, Instances: []InstanceState{{Name: "VI_1", State: StateBackup, Token: 30}}}
-	cDead := Member{Node: "c", Alive: false, State: MemberDead, Instances: []InstanceState{master("VI_1", 40)}}
-	cLeft := Member{Node: "c", Alive: false, State: MemberLeft, Instances: []InstanceState{master("VI_1", 40)}}
-	dNewer := Member{Node: "d", Alive: true, State: MemberAlive, Instances: []InstanceState{master("VI_1", 50)}}
-	tests := []struct {
-		name     string
-		members  []Member
-		instance string
-		myToken  int64
-		want     []Member
-	}{
-		{name: "none", members: nil, instance: "VI_1", myToken: 10},
-		{name: "only me", members: []Member{a}, instance: "VI_1", myToken: 10},
-		{name: "newer live master", members: []Member{a, bNewer}, instance: "VI_1", myToken: 10, want: []Member{bNewer}},
-		{name: "older token is not a conflict for the newer", members: []Member{a, bNewer}, instance: "VI_1", myToken: 20},
-		{name: "other instance", members: []Member{a, bNewer}, instance: "VI_3", myToken: 0},
-		{name: "backup with newer token", members: []Member{a, bBackup}, instance: "VI_1", myToken: 10},
-		{name: "dead and left ignored", members: []Member{a, cDead, cLeft}, instance: "VI_1", myToken: 10},
-		{name: "several", members: []Member{a, bNewer, cDead, dNewer}, instance: "VI_1", myToken: 10, want: []Member{bNewer, dNewer}},
-		{name: "not holding: any master conflicts", members: []Member{a}, instance: "VI_1", myToken: 0, want: []Member{a}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, Conflicts(tt.members, tt.instance, tt.myToken)); diff != "" {
-				t.Errorf("Conflicts (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 func TestReadSecretFile(t *testing.T) {
 	dir := t.TempDir()
 	raw32 := []byte("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\xf0\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc\xfd\xfe\xff")

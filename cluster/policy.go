@@ -10,6 +10,7 @@ import (
 
 	"github.com/vipd/vipd/arbiter"
 	"github.com/vipd/vipd/arbiter/gateway"
+	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/internal/control"
 )
 
@@ -71,8 +72,8 @@ type PolicyConfig struct {
 	// Settle is how long the gateway must have been down before a unit is
 	// handed over (GatewaySettle).
 	Settle time.Duration
-	Clock  arbiter.Clock // default arbiter.SystemClock()
-	Log    *slog.Logger  // default: discard
+	Clock  clock.Clock  // default clock.Real()
+	Log    *slog.Logger // default: discard
 }
 
 // Policy connects the arbiter's companions to the arbiter and the engine:
@@ -89,7 +90,7 @@ type PolicyConfig struct {
 // Run does all three; the Gateway method reads the last verdict.
 type Policy struct {
 	cfg   PolicyConfig
-	clock arbiter.Clock
+	clock clock.Clock
 	log   *slog.Logger
 
 	// mu guards the fields below. The gateway loop writes them; the
@@ -109,7 +110,7 @@ type Policy struct {
 func NewPolicy(cfg PolicyConfig) *Policy {
 	p := &Policy{cfg: cfg, clock: cfg.Clock, log: cfg.Log, gwOK: true, handedOver: map[string]bool{}}
 	if p.clock == nil {
-		p.clock = arbiter.SystemClock()
+		p.clock = clock.Real()
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -353,7 +354,7 @@ func Holders(node string, members []Member) map[string][]arbiter.Holder {
 // slow reader misses (time.Ticker's semantics on an injected clock).
 type ticker struct {
 	c     chan struct{} // cap 1; only the clock's callbacks send
-	clock arbiter.Clock
+	clock clock.Clock
 	d     time.Duration
 
 	mu      sync.Mutex // guards stopped and cancel
@@ -361,10 +362,10 @@ type ticker struct {
 	cancel  func() bool
 }
 
-func newTicker(clock arbiter.Clock, d time.Duration) *ticker {
-	t := &ticker{c: make(chan struct{}, 1), clock: clock, d: d}
+func newTicker(clk clock.Clock, d time.Duration) *ticker {
+	t := &ticker{c: make(chan struct{}, 1), clock: clk, d: d}
 	t.mu.Lock()
-	t.cancel = clock.AfterFunc(d, t.fire)
+	t.cancel = clk.AfterFunc(d, t.fire)
 	t.mu.Unlock()
 	return t
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vipd/vipd/arbiter"
 	"github.com/vipd/vipd/arbiter/gateway"
+	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/internal/control"
 )
 
@@ -270,7 +271,7 @@ func TestPolicyGatewayRule(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := newFakeClock()
+			clk := clock.NewFake(t0)
 			eng := &fakeEngine{insts: []control.InstanceStatus{master("VI_1", "VI_1")}, failHandovers: tt.failFirst}
 			arb := &fakeArbiter{}
 			cfg := PolicyConfig{Node: "n1", Engine: eng, Arbiter: arb, Settle: settle, Clock: clk, Log: testLogger(t)}
@@ -302,7 +303,7 @@ func TestPolicyGatewayRule(t *testing.T) {
 }
 
 func TestPolicyPublish(t *testing.T) {
-	clk := newFakeClock()
+	clk := clock.NewFake(t0)
 	eng := &fakeEngine{insts: []control.InstanceStatus{master("VI_1", "group:G"), {Name: "VI_2", State: StateBackup, Priority: 50}}}
 	gsp := &fakeGossip{}
 	p := NewPolicy(PolicyConfig{Node: "n1", Engine: eng, Arbiter: &fakeArbiter{}, Gossip: gsp, Clock: clk})
@@ -333,7 +334,7 @@ func TestPolicyFollowView(t *testing.T) {
 		{Node: "n3", State: MemberDead, Instances: []InstanceState{{Name: "VI_2", State: StateMaster, Token: 9}}},
 	}}
 	arb := &fakeArbiter{}
-	p := NewPolicy(PolicyConfig{Node: "n1", Engine: &fakeEngine{}, Arbiter: arb, Gossip: gsp, Clock: newFakeClock()})
+	p := NewPolicy(PolicyConfig{Node: "n1", Engine: &fakeEngine{}, Arbiter: arb, Gossip: gsp, Clock: clock.NewFake(t0)})
 	p.updateView()
 	want := map[string][]arbiter.Holder{"VI_1": {{Node: "n2", Token: 4, State: StateMaster}}}
 	if diff := cmp.Diff(want, arb.viewCalls()); diff != "" {
@@ -347,7 +348,7 @@ func TestPolicyFollowView(t *testing.T) {
 // cancel. Every wait is on an event, never on time.
 func TestPolicyRun(t *testing.T) {
 	const settle = 3 * time.Second
-	clk := newFakeClock()
+	clk := clock.NewFake(t0)
 	eng := &fakeEngine{insts: []control.InstanceStatus{master("VI_1", "VI_1")}, changed: make(chan struct{}, 1)}
 	arb := &fakeArbiter{changed: make(chan struct{}, 1)}
 	gsp := &fakeGossip{members: []Member{peer("n1", true, "VI_1", StateMaster, false), peer("n2", true, "VI_1", StateBackup, true)},
@@ -359,7 +360,9 @@ func TestPolicyRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 
-	clk.waitTimers(2) // the gateway check and publish tickers are armed
+	if err := clk.BlockUntil(t.Context(), 2); err != nil {
+		t.Fatal(err)
+	} // the gateway check and publish tickers are armed
 	verdicts <- gateway.Status{Reason: "gateway 10.0.0.1 down"}
 	waitFor(arb.changed, func() bool { return len(arb.gatewayCalls()) == 1 })
 	if ok, why := p.Gateway(); ok || why != "gateway 10.0.0.1 down" {
@@ -380,7 +383,7 @@ func TestPolicyRun(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
 	}
-	if n := clk.pending(); n != 0 {
+	if n := clk.Waiters(); n != 0 {
 		t.Errorf("%d timers still armed after Run returned", n)
 	}
 	if diff := cmp.Diff([]string{"VI_1"}, eng.handedOver()); diff != "" {
@@ -537,95 +540,4 @@ func (g *fakeGossip) published() [][]InstanceState {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return slices.Clone(g.local)
-}
-
-// fakeClock is a manual arbiter.Clock: time moves only in Advance, which
-// runs the due callbacks in time order, each with Now() at its due time.
-type fakeClock struct {
-	mu     sync.Mutex
-	cond   *sync.Cond // broadcast when a timer is armed
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	at   time.Time
-	f    func()
-	done bool
-}
-
-var _ arbiter.Clock = (*fakeClock)(nil)
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{now: t0}
-	c.cond = sync.NewCond(&c.mu)
-	return c
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	c.cond.Broadcast()
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.done
-		t.done = true
-		return was
-	}
-}
-
-// Advance moves time forward by d, running every callback that falls due
-// (outside the clock's lock: a callback may arm the next timer).
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	target := c.now.Add(d)
-	for {
-		c.timers = slices.DeleteFunc(c.timers, func(t *fakeTimer) bool { return t.done })
-		slices.SortStableFunc(c.timers, func(a, b *fakeTimer) int { return a.at.Compare(b.at) })
-		if len(c.timers) == 0 || c.timers[0].at.After(target) {
-			c.now = target
-			c.mu.Unlock()
-			return
-		}
-		next := c.timers[0]
-		next.done = true
-		c.now = next.at
-		c.mu.Unlock()
-		next.f()
-		c.mu.Lock()
-	}
-}
-
-// waitTimers blocks until n timers are armed.
-func (c *fakeClock) waitTimers(n int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for c.pendingLocked() < n {
-		c.cond.Wait()
-	}
-}
-
-func (c *fakeClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pendingLocked()
-}
-
-func (c *fakeClock) pendingLocked() int {
-	n := 0
-	for _, t := range c.timers {
-		if !t.done {
-			n++
-		}
-	}
-	return n
 }

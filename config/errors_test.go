@@ -211,3 +211,38 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestGARPErrors pins the errors of the GARP keywords in both spellings
+// (vrrp_instance's and global_defs' "vrrp_" one): same bounds, same
+// messages, each at its own line.
+func TestGARPErrors(t *testing.T) {
+	bad := []struct{ key, val, msg string }{
+		{"garp_master_delay", "1001", "garp_master_delay 1001 out of range 0..1000"},
+		{"garp_master_delay", "-1", "garp_master_delay -1 out of range 0..1000"},
+		{"garp_master_repeat", "0", "garp_master_repeat 0 out of range 1..1000"},
+		{"garp_master_repeat", "1001", "garp_master_repeat 1001 out of range 1..1000"},
+		{"garp_master_refresh", "86401", "garp_master_refresh 86401 out of range 0..86400"},
+		{"garp_master_refresh_repeat", "0", "garp_master_refresh_repeat 0 out of range 1..1000"},
+		{"garp_interval", "1.5", "garp_interval 1.5 out of range 0..1"},
+		{"garp_interval", "x", `garp_interval: invalid number of seconds "x"`},
+		{"gna_interval", "2", "gna_interval 2 out of range 0..1"},
+		{"garp_lower_prio_delay", "1001", "garp_lower_prio_delay 1001 out of range 0..1000"},
+		{"garp_lower_prio_repeat", "1001", "garp_lower_prio_repeat 1001 out of range 1..1000"},
+		{"garp_lower_prio_repeat", "", "garp_lower_prio_repeat needs a value"},
+	}
+	for _, b := range bad {
+		t.Run("vrrp_instance "+b.key+" "+b.val, func(t *testing.T) {
+			_, _, err := parseString(t, instanceSrc("    "+b.key+" "+b.val+"\n"), nil)
+			if diff := cmp.Diff([]string{"t.conf:7: " + b.msg}, errStrings(err)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+		t.Run("global_defs vrrp_"+b.key+" "+b.val, func(t *testing.T) {
+			src := instanceSrc("") + "global_defs {\n    router_id r1\n    vrrp_" + b.key + " " + b.val + "\n}\n"
+			_, _, err := parseString(t, src, nil)
+			if diff := cmp.Diff([]string{"t.conf:10: vrrp_" + b.msg}, errStrings(err)); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

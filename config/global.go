@@ -41,22 +41,6 @@ func (p *parser) globalDefs(body []*node) {
 			g.EnableScriptSecurity = p.boolArg(n)
 		case "vrrp_strict":
 			g.VRRPStrict = p.boolArg(n)
-		case "vrrp_garp_master_delay":
-			g.GARPMasterDelay, _ = p.secArg(n, 0, 1000*time.Second, time.Second)
-		case "vrrp_garp_master_repeat":
-			g.GARPMasterRepeat, _ = p.intArg(n, 1, 1000)
-		case "vrrp_garp_master_refresh":
-			g.GARPMasterRefresh, _ = p.secArg(n, 0, 86400*time.Second, time.Second)
-		case "vrrp_garp_master_refresh_repeat":
-			g.GARPMasterRefreshRepeat, _ = p.intArg(n, 1, 1000)
-		case "vrrp_garp_interval":
-			g.GARPInterval, _ = p.secArg(n, 0, time.Second, time.Microsecond)
-		case "vrrp_gna_interval":
-			g.GNAInterval, _ = p.secArg(n, 0, time.Second, time.Microsecond)
-		case "vrrp_garp_lower_prio_delay":
-			g.GARPLowerPrioDelay, _ = p.secArg(n, 0, 1000*time.Second, time.Second)
-		case "vrrp_garp_lower_prio_repeat":
-			g.GARPLowerPrioRepeat, _ = p.intArg(n, 1, 1000)
 		case "notification_email":
 			if body, ok := p.body(n); ok {
 				g.NotificationEmail = append(g.NotificationEmail, listItems(&node{block: body})...)
@@ -101,6 +85,9 @@ func (p *parser) globalDefs(body []*node) {
 				g.VRRPMcastGroup6 = a
 			}
 		default:
+			if key, ok := strings.CutPrefix(n.key(), globalGARPPrefix); ok && p.garp(globalGARPFields(g), key, n) {
+				continue
+			}
 			if unsupportedGlobal[n.key()] {
 				p.unsupported(n)
 				continue

@@ -89,22 +89,6 @@ func (p *parser) instanceKeyword(in *Instance, c *node) {
 		}
 	case "vmac_xmit_base":
 		in.VMACXmitBase = true
-	case "garp_master_delay":
-		in.GARPMasterDelay, _ = p.secArg(c, 0, 1000*time.Second, time.Second)
-	case "garp_master_repeat":
-		in.GARPMasterRepeat, _ = p.intArg(c, 1, 1000)
-	case "garp_master_refresh":
-		in.GARPMasterRefresh, _ = p.secArg(c, 0, 86400*time.Second, time.Second)
-	case "garp_master_refresh_repeat":
-		in.GARPMasterRefreshRepeat, _ = p.intArg(c, 1, 1000)
-	case "garp_interval":
-		in.GARPInterval, _ = p.secArg(c, 0, time.Second, time.Microsecond)
-	case "gna_interval":
-		in.GNAInterval, _ = p.secArg(c, 0, time.Second, time.Microsecond)
-	case "garp_lower_prio_delay":
-		in.GARPLowerPrioDelay, _ = p.secArg(c, 0, 1000*time.Second, time.Second)
-	case "garp_lower_prio_repeat":
-		in.GARPLowerPrioRepeat, _ = p.intArg(c, 1, 1000)
 	case "dont_track_primary":
 		in.DontTrackPrimary = true
 	case "accept":
@@ -140,6 +124,9 @@ func (p *parser) instanceKeyword(in *Instance, c *node) {
 			p.errorf(c.pos, "arbiter %q: want on or off", v)
 		}
 	default:
+		if p.garp(instanceGARPFields(in), c.key(), c) {
+			return
+		}
 		if unsupportedInstance[c.key()] {
 			p.unsupported(c)
 			return
@@ -381,41 +368,4 @@ func (p *parser) instanceStrict(in *Instance) {
 		p.errorf(in.VIPs[0].Pos, "strict mode: the first IPv6 VIP must be link-local")
 	}
 	in.LowerPrioNoAdvert = true
-}
-
-func (p *parser) instanceGARP(in *Instance) {
-	g := &p.cfg.Global
-	set := func(kw string) bool { return p.isSet(in, kw) }
-	if !set("garp_master_delay") {
-		in.GARPMasterDelay = g.GARPMasterDelay
-	}
-	if !set("garp_master_repeat") {
-		in.GARPMasterRepeat = g.GARPMasterRepeat
-	}
-	if !set("garp_master_refresh") {
-		in.GARPMasterRefresh = g.GARPMasterRefresh
-	}
-	if !set("garp_master_refresh_repeat") {
-		in.GARPMasterRefreshRepeat = g.GARPMasterRefreshRepeat
-	}
-	if !set("garp_interval") {
-		in.GARPInterval = g.GARPInterval
-	}
-	if !set("gna_interval") {
-		in.GNAInterval = g.GNAInterval
-	}
-	switch {
-	case set("garp_lower_prio_delay"):
-	case p.isSet(g, "vrrp_garp_lower_prio_delay"):
-		in.GARPLowerPrioDelay = g.GARPLowerPrioDelay
-	default:
-		in.GARPLowerPrioDelay = in.GARPMasterDelay
-	}
-	switch {
-	case set("garp_lower_prio_repeat"):
-	case p.isSet(g, "vrrp_garp_lower_prio_repeat"):
-		in.GARPLowerPrioRepeat = g.GARPLowerPrioRepeat
-	default:
-		in.GARPLowerPrioRepeat = in.GARPMasterRepeat
-	}
 }

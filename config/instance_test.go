@@ -146,6 +146,14 @@ func TestInstanceRules(t *testing.T) {
 				v.GARPDelay, v.GARPLowerDelay, v.GARPRepeat, v.GARPLowerRepet, v.VMAC = 2*time.Second, 2*time.Second, 7, 7, "vrrp.51"
 			}),
 		},
+		{
+			name:   "GARP lower-priority settings follow global_defs when set there, else the instance's master ones",
+			global: "    vrrp_garp_lower_prio_delay 9\n",
+			body:   "    garp_master_delay 1\n    garp_master_repeat 4\n",
+			want: with(func(v *view) {
+				v.GARPDelay, v.GARPLowerDelay, v.GARPRepeat, v.GARPLowerRepet = time.Second, 9*time.Second, 4, 4
+			}),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

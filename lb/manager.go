@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/internal/control"
 	"github.com/vipd/vipd/lb/check"
 	"github.com/vipd/vipd/lb/dataplane"
@@ -21,7 +22,7 @@ type Options struct {
 	Log *slog.Logger
 	// Runner runs MISC_CHECK commands and the notify/quorum scripts.
 	Runner track.Runner
-	Clock  track.Clock
+	Clock  clock.Clock
 	// Dev names the interface an address arrives on (for DR); nil means
 	// none is known.
 	Dev func(netip.Addr) string
@@ -74,7 +75,7 @@ func New(cfg *config.Config, plane dataplane.Plane, o Options) (*Manager, error)
 		o.Runner = track.ExecRunner{}
 	}
 	if o.Clock == nil {
-		o.Clock = track.RealClock{}
+		o.Clock = clock.Real()
 	}
 	if o.Resync <= 0 {
 		o.Resync = 10 * time.Second

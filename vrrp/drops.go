@@ -7,6 +7,8 @@ import (
 	"maps"
 	"sync"
 	"time"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // DropReason says why a received advert was not used. The values are
@@ -79,7 +81,7 @@ func dropf(r DropReason, format string, args ...any) *DropError {
 type DropCounter struct {
 	log   *slog.Logger
 	every time.Duration
-	now   func() time.Time
+	clock clock.Clock
 
 	mu       sync.Mutex // guards the maps below
 	drops    map[DropReason]uint64
@@ -100,9 +102,9 @@ type limitState struct {
 // DropOption configures a DropCounter.
 type DropOption func(*DropCounter)
 
-// WithDropClock replaces time.Now for the log rate limit (tests).
-func WithDropClock(now func() time.Time) DropOption {
-	return func(c *DropCounter) { c.now = now }
+// WithDropClock replaces the real clock of the log rate limit (tests).
+func WithDropClock(clk clock.Clock) DropOption {
+	return func(c *DropCounter) { c.clock = clk }
 }
 
 // NewDropCounter returns a counter that logs to log (nil: no logging) at
@@ -111,7 +113,7 @@ func NewDropCounter(log *slog.Logger, every time.Duration, opts ...DropOption) *
 	c := &DropCounter{
 		log:      log,
 		every:    every,
-		now:      time.Now,
+		clock:    clock.Real(),
 		drops:    make(map[DropReason]uint64),
 		warnings: make(map[DropReason]uint64),
 		limit:    make(map[limitKey]*limitState),
@@ -151,7 +153,7 @@ func (c *DropCounter) record(warn bool, err *DropError, rx RxMeta) {
 	if err == nil {
 		return
 	}
-	now := c.now()
+	now := c.clock.Now()
 	key := limitKey{warn, err.Reason}
 
 	c.mu.Lock()

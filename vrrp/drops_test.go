@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // recordHandler keeps the records logged to it.
@@ -47,24 +49,6 @@ func (h *recordHandler) lines() []logLine {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]logLine(nil), h.recs...)
-}
-
-// fakeClock is a settable clock for the rate limit.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
 }
 
 func TestDropCounterRateLimit(t *testing.T) {
@@ -164,11 +148,11 @@ func TestDropCounterRateLimit(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &recordHandler{}
-			clk := &fakeClock{now: t0}
-			c := NewDropCounter(slog.New(h), tc.every, WithDropClock(clk.Now))
+			clk := clock.NewFake(t0)
+			c := NewDropCounter(slog.New(h), tc.every, WithDropClock(clk))
 			rx := RxMeta{Src: peer4, Dst: GroupIPv4, TTL: 1, IfIndex: 2}
 			for _, e := range tc.events {
-				clk.Set(t0.Add(e.at))
+				clk.Set(t0.Add(e.at)) // one case steps back
 				err := dropf(e.reason, "test")
 				if e.warn {
 					c.Warn(err, rx)
@@ -206,8 +190,8 @@ func TestDropCounterNilLoggerAndError(t *testing.T) {
 
 func TestDropCounterConcurrent(t *testing.T) {
 	h := &recordHandler{}
-	clk := &fakeClock{now: time.Unix(0, 0)}
-	c := NewDropCounter(slog.New(h), time.Hour, WithDropClock(clk.Now))
+	clk := clock.NewFake(time.Unix(0, 0))
+	c := NewDropCounter(slog.New(h), time.Hour, WithDropClock(clk))
 	const workers, each = 8, 500
 	reasons := DropReasons()
 	var wg sync.WaitGroup

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/vrrp/track"
 )
 
@@ -14,7 +15,7 @@ import (
 // vrrp_script some instance tracks (with runner), a link watcher for every
 // tracked interface, and a reader for every track_file. Scripts nobody
 // tracks are not run, as in keepalived.
-func RunTrackers(runner track.Runner, clock track.Clock, log *slog.Logger) Trackers {
+func RunTrackers(runner track.Runner, clk clock.Clock, log *slog.Logger) Trackers {
 	return func(ctx context.Context, cfg *config.Config, out chan<- track.Status) {
 		scripts := map[string]bool{}
 		ifaces := map[string]bool{}
@@ -52,15 +53,15 @@ func RunTrackers(runner track.Runner, clock track.Clock, log *slog.Logger) Track
 			sc := track.NewScript(track.ScriptConfig{
 				Name: s.Name, Command: s.Script, Interval: s.Interval, Timeout: s.Timeout,
 				Rise: s.Rise, Fall: s.Fall, InitFail: s.InitFail, User: user,
-			}, runner, clock)
+			}, runner, clk)
 			start("vrrp_script "+s.Name, sc.Run)
 		}
 		if len(ifaces) > 0 {
-			start("interfaces", track.NewInterfaces(clock, sortedKeys(ifaces)...).Run)
+			start("interfaces", track.NewInterfaces(clk, sortedKeys(ifaces)...).Run)
 		}
 		for _, f := range cfg.TrackFiles {
 			if files[f.Name] {
-				start("track_file "+f.Name, track.NewFile(track.FileConfig{Name: f.Name, Path: f.File}, clock).Run)
+				start("track_file "+f.Name, track.NewFile(track.FileConfig{Name: f.Name, Path: f.File}, clk).Run)
 			}
 		}
 		wg.Wait()

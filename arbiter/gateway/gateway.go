@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // Probe methods.
@@ -64,20 +66,6 @@ type Prober interface {
 	Probe(ctx context.Context, target netip.Addr) error
 }
 
-// Clock is the time source (a fake in tests).
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
-// SystemClock is the real clock.
-var SystemClock Clock = realClock{}
-
 // Status is the gateway verdict.
 type Status struct {
 	Healthy bool
@@ -89,7 +77,7 @@ type Status struct {
 type Gateway struct {
 	cfg     Config
 	prober  Prober
-	clock   Clock
+	clock   clock.Clock
 	log     *slog.Logger
 	changes chan Status // cap 1, latest value; only Run sends
 
@@ -101,20 +89,20 @@ type Gateway struct {
 // New returns a Gateway; call Run to start probing. Until the first round
 // completes it is unhealthy ("no probe yet"), so a fresh node never claims
 // on an unknown gateway.
-func New(cfg Config, prober Prober, clock Clock, log *slog.Logger) (*Gateway, error) {
+func New(cfg Config, prober Prober, clk clock.Clock, log *slog.Logger) (*Gateway, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	if clock == nil {
-		clock = SystemClock
+	if clk == nil {
+		clk = clock.Real()
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Gateway{
-		cfg: cfg, prober: prober, clock: clock, log: log.With("component", "gateway"),
+		cfg: cfg, prober: prober, clock: clk, log: log.With("component", "gateway"),
 		changes: make(chan Status, 1),
-		status:  Status{Reason: "no probe yet", At: clock.Now()},
+		status:  Status{Reason: "no probe yet", At: clk.Now()},
 		tr:      newTracker(cfg),
 	}, nil
 }

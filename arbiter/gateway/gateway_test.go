@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 var (
@@ -84,45 +86,19 @@ func TestTracker(t *testing.T) {
 	}
 }
 
-// fakeClock fires After channels only when the test advances it, and tells
-// the test (via waiting) when Run is parked between rounds.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	fire    chan time.Time
-	waiting chan time.Duration
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Unix(1_700_000_000, 0), fire: make(chan time.Time), waiting: make(chan time.Duration)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.waiting <- d
-	return c.fire
-}
-
-// next waits until Run parks, calls parked, advances time by what Run
-// asked and wakes it.
-func (c *fakeClock) next(t *testing.T, parked func()) {
+// nextRound waits until Run has finished a round and parked on the clock,
+// calls parked, then advances the clock by what Run asked to wait, which
+// starts the next round.
+func nextRound(t *testing.T, clk *clock.Fake, parked func()) {
 	t.Helper()
-	select {
-	case d := <-c.waiting:
-		parked()
-		c.mu.Lock()
-		c.now = c.now.Add(d)
-		now := c.now
-		c.mu.Unlock()
-		c.fire <- now
-	case <-time.After(10 * time.Second):
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clk.BlockUntil(ctx, 1); err != nil {
 		t.Fatal("Run did not finish a round")
 	}
+	parked()
+	d, _ := clk.Next()
+	clk.Advance(d)
 }
 
 // scriptProber answers per target from a script of rounds.
@@ -145,12 +121,12 @@ func (p *scriptProber) Probe(_ context.Context, target netip.Addr) error {
 }
 
 func TestRunReportsChanges(t *testing.T) {
-	clock := newFakeClock()
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
 	prober := &scriptProber{calls: map[netip.Addr]int{}, script: map[netip.Addr]string{
 		gw1: "++---+++",
 		gw2: "++++++++",
 	}}
-	g, err := New(Config{Targets: []netip.Addr{gw1, gw2}, Interval: time.Second, Rise: 2, Fall: 3}, prober, clock, nil)
+	g, err := New(Config{Targets: []netip.Addr{gw1, gw2}, Interval: time.Second, Rise: 2, Fall: 3}, prober, clk, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +139,9 @@ func TestRunReportsChanges(t *testing.T) {
 
 	var got []bool
 	var at []time.Duration
-	start := clock.Now()
+	start := clk.Now()
 	for range 8 {
-		clock.next(t, func() {
+		nextRound(t, clk, func() {
 			select {
 			case st := <-g.Changes():
 				got = append(got, st.Healthy)
@@ -175,15 +151,8 @@ func TestRunReportsChanges(t *testing.T) {
 		})
 	}
 	cancel()
-	for stopped := false; !stopped; {
-		select {
-		case <-clock.waiting: // parked once more
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-			stopped = true
-		}
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
 	}
 	// Round 1 (t=0): healthy. Rounds 3,4,5 fail gw1 → down after the 3rd
 	// failure (t=4s). Rounds 6,7 answer → up after the 2nd (t=6s).

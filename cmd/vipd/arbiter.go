@@ -9,6 +9,7 @@ import (
 
 	"github.com/vipd/vipd/arbiter"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // newArbiter builds the arbiter of an `arbiter` block; nil when there is
@@ -53,7 +54,7 @@ func newArbiter(c *config.Config, node string, embedded []string, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	return arbiter.New(cfg, cli, arbiter.SystemClock(), log.With("component", "arbiter")), nil
+	return arbiter.New(cfg, cli, clock.Real(), log.With("component", "arbiter")), nil
 }
 
 func tlsConfig(t *config.TLS) (*tls.Config, error) {

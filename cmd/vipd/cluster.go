@@ -8,10 +8,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/vipd/vipd/arbiter"
 	"github.com/vipd/vipd/arbiter/gateway"
 	"github.com/vipd/vipd/cluster"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/internal/control"
 )
 
@@ -47,7 +47,7 @@ func startEmbedded(ctx context.Context, ac *config.Arbiter, log *slog.Logger) (*
 // block; the policy reads eng and tells arb.
 func newSide(c *config.Config, node string, eng cluster.Engine, arb cluster.Arbiter, log *slog.Logger) (*side, error) {
 	s := &side{}
-	pc := cluster.PolicyConfig{Node: node, Engine: eng, Arbiter: arb, Clock: arbiter.SystemClock(), Log: log}
+	pc := cluster.PolicyConfig{Node: node, Engine: eng, Arbiter: arb, Clock: clock.Real(), Log: log}
 	ac := c.Arbiter
 	if len(ac.Gateways) > 0 {
 		ifname := ""

@@ -20,6 +20,7 @@ import (
 	"github.com/vipd/vipd/arbiter/mastership"
 	"github.com/vipd/vipd/cluster"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/clock"
 	"github.com/vipd/vipd/internal/control"
 	"github.com/vipd/vipd/internal/metrics"
 	"github.com/vipd/vipd/internal/sdnotify"
@@ -100,7 +101,7 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		Addrs:    addrs,
 		VMACs:    addrs,
 		Notifier: notifier,
-		Trackers: vrrp.RunTrackers(runner, track.RealClock{}, log),
+		Trackers: vrrp.RunTrackers(runner, clock.Real(), log),
 	})
 	var sd *side
 	if arb != nil {

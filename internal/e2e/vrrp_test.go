@@ -457,9 +457,9 @@ func TestUseVMAC(t *testing.T) {
 	w.assertNoSplitBrain(t, vip)
 }
 
-// TestReloadKeepsMaster: SIGHUP applies a changed config without dropping
-// the VIPs of an unchanged instance; a broken config is rejected and the
-// running one stays.
+// TestReloadKeepsMaster: SIGHUP applies a changed config — a new VIP, a new
+// priority and advert_int — without dropping the master's VIPs; a broken
+// config is rejected and the running one stays.
 func TestReloadKeepsMaster(t *testing.T) {
 	w := newWorld(t, 2)
 	vips := w.watch(t, 200, 201)
@@ -467,10 +467,12 @@ func TestReloadKeepsMaster(t *testing.T) {
 	w.start(t, 1, instanceConf("VI_1", 51, 100, vips[0], ""))
 	w.waitHolder(t, vips[0], "n1", 10*time.Second)
 
-	// Add a VIP to VI_1 and a whole new instance on n1, then SIGHUP.
+	// Add a VIP to VI_1 and change its priority and advert_int (keepalived
+	// keeps such an instance master with its VIPs), then SIGHUP.
 	v := w.vipd["n1"]
-	conf := strings.Replace(instanceConf("VI_1", 51, 150, vips[0], ""), "        "+vips[0].String()+"/24\n",
+	conf := strings.Replace(instanceConf("VI_1", 51, 140, vips[0], ""), "        "+vips[0].String()+"/24\n",
 		"        "+vips[0].String()+"/24\n        "+vips[1].String()+"/24\n", 1)
+	conf = strings.Replace(conf, "advert_int 1\n", "advert_int 2\n", 1)
 	if err := os.WriteFile(v.Conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,14 @@ package nstest
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -26,7 +28,7 @@ type NS struct {
 	NL     *netlink.Handle
 }
 
-// onThread runs fn on a locked OS thread that is thrown away afterwards,
+// OnThread runs fn on a locked OS thread that is thrown away afterwards,
 // so a namespace switch inside fn never leaks to other goroutines.
 func OnThread(fn func() error) error {
 	errc := make(chan error, 1)
@@ -88,6 +90,7 @@ func (n *NS) Do(fn func() error) error {
 	})
 }
 
+// Sysctl writes value to /proc/sys/key inside the namespace.
 func (n *NS) Sysctl(t *testing.T, key, value string) {
 	t.Helper()
 	err := n.Do(func() error { return os.WriteFile(filepath.Join("/proc/sys", key), []byte(value), 0o644) })
@@ -96,6 +99,7 @@ func (n *NS) Sysctl(t *testing.T, key, value string) {
 	}
 }
 
+// ReadSysctl reads /proc/sys/key inside the namespace, without the newline.
 func (n *NS) ReadSysctl(t *testing.T, key string) string {
 	t.Helper()
 	var b []byte
@@ -153,5 +157,46 @@ func (n *NS) AddAddr(t *testing.T, dev string, p netip.Prefix) {
 	a.Flags = unix.IFA_F_NODAD
 	if err := n.NL.AddrAdd(l, a); err != nil {
 		t.Fatalf("add %s to %s: %v", p, dev, err)
+	}
+}
+
+// LinkIndex returns dev's interface index in the namespace.
+func (n *NS) LinkIndex(t *testing.T, dev string) int {
+	t.Helper()
+	l, err := n.NL.LinkByName(dev)
+	if err != nil {
+		t.Fatalf("%s in %s: %v", dev, n.Name, err)
+	}
+	return l.Attrs().Index
+}
+
+// LinkLocal waits (bounded, 10 s) for dev's IPv6 link-local address: the
+// kernel adds it shortly after the link comes up, later on a loaded machine.
+func (n *NS) LinkLocal(t *testing.T, dev string) netip.Addr {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var addrs []net.Addr
+		err := n.Do(func() error {
+			ifi, err := net.InterfaceByName(dev)
+			if err != nil {
+				return err
+			}
+			addrs, err = ifi.Addrs()
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s in %s: %v", dev, n.Name, err)
+		}
+		for _, a := range addrs {
+			ip, _ := netip.AddrFromSlice(a.(*net.IPNet).IP)
+			if ip.Is6() && ip.IsLinkLocalUnicast() {
+				return ip
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s in %s has no link-local address after 10 s", dev, n.Name)
+		}
+		time.Sleep(10 * time.Millisecond) // polls the kernel, not a clock
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/config"
-	"github.com/vipd/vipd/vrrp/track"
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // Status is a checker's state, sent after every probe and once at start.
@@ -41,7 +41,7 @@ func TimingOf(ck *config.Checker, alpha bool) Timing {
 
 // Options are a Checker's injected dependencies; zero values mean real ones.
 type Options struct {
-	Clock track.Clock
+	Clock clock.Clock
 	// Rand returns a uniformly random duration in [0, max]; it picks the
 	// warmup delay.
 	Rand func(max time.Duration) time.Duration
@@ -60,7 +60,7 @@ type Options struct {
 type Checker struct {
 	key    string
 	probe  Prober
-	clock  track.Clock
+	clock  clock.Clock
 	rand   func(time.Duration) time.Duration
 	paused func() bool
 	m      machine
@@ -78,7 +78,7 @@ func NewChecker(key string, p Prober, t Timing, opt Options) *Checker {
 		t.Retry = 0
 	}
 	if opt.Clock == nil {
-		opt.Clock = track.RealClock{}
+		opt.Clock = clock.Real()
 	}
 	if opt.Rand == nil {
 		opt.Rand = func(max time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(max) + 1)) }

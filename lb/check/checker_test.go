@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/internal/clock"
 )
 
 var (
@@ -106,38 +107,37 @@ func TestMachine(t *testing.T) {
 	}
 }
 
-// stepClock is a track.Clock that hands every After request to the test,
-// which checks the duration and fires it, moving the time forward.
-type stepClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	asked chan stepTimer
+// parked waits until the checker waits on clk and returns how long it
+// asked to wait.
+func parked(ctx context.Context, t *testing.T, clk *clock.Fake) time.Duration {
+	t.Helper()
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatal("checker did not wait")
+	}
+	d, _ := clk.Next()
+	return d
 }
 
-type stepTimer struct {
-	d  time.Duration
-	ch chan time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) After(d time.Duration) <-chan time.Time {
-	ch := make(chan time.Time, 1)
-	c.asked <- stepTimer{d, ch}
-	return ch
-}
-
-// fire advances the time by the timer's duration and fires it.
-func (c *stepClock) fire(tm stepTimer) {
-	c.mu.Lock()
-	c.now = c.now.Add(tm.d)
-	now := c.now
-	c.mu.Unlock()
-	tm.ch <- now
+// nextProbe returns the wait the checker asked for before its next status, and
+// that status. A checker that parks on clk is woken by advancing clk that
+// far; one that probes at once (a wait of 0) sends without parking.
+func nextProbe(ctx context.Context, t *testing.T, clk *clock.Fake, updates <-chan Status) (time.Duration, Status) {
+	t.Helper()
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	waiting := make(chan error, 1)
+	go func() { waiting <- clk.BlockUntil(pctx, 1) }()
+	select {
+	case st := <-updates:
+		return 0, st
+	case err := <-waiting:
+		if err != nil {
+			t.Fatal("checker neither probed nor waited")
+		}
+	}
+	d, _ := clk.Next()
+	clk.Advance(d)
+	return d, recv(ctx, t, updates)
 }
 
 // scripted returns its results in order, then successes.
@@ -205,10 +205,10 @@ func TestCheckerRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			clock := &stepClock{now: start, asked: make(chan stepTimer, 16)}
+			clk := clock.NewFake(start)
 			var randMax time.Duration
 			c := NewChecker("rs1/tcp", &scripted{results: tt.results}, tt.timing, Options{
-				Clock: clock,
+				Clock: clk,
 				Rand:  func(max time.Duration) time.Duration { randMax = max; return tt.warmup },
 			})
 			updates := make(chan Status)
@@ -221,15 +221,8 @@ func TestCheckerRun(t *testing.T) {
 			}
 			var got []obs
 			for range tt.want {
-				var tm stepTimer
-				select {
-				case tm = <-clock.asked:
-				case <-ctx.Done():
-					t.Fatal("checker did not wait")
-				}
-				clock.fire(tm)
-				st := recv(ctx, t, updates)
-				got = append(got, obs{tm.d, st.LastCheck.Sub(start), st.Up, st.Detail, st.Failures})
+				wait, st := nextProbe(ctx, t, clk, updates)
+				got = append(got, obs{wait, st.LastCheck.Sub(start), st.Up, st.Detail, st.Failures})
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("probes (-want +got):\n%s", diff)
@@ -271,12 +264,12 @@ func TestCheckerResumeAndPause(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	clock := &stepClock{now: start, asked: make(chan stepTimer, 16)}
+	clk := clock.NewFake(start)
 	var mu sync.Mutex
 	paused := true
 	resume := Status{Key: "rs1/tcp", Up: false, Detail: "connect refused", Weight: -1, LastCheck: start.Add(-time.Second), Failures: 2}
 	c := NewChecker("rs1/tcp", &scripted{results: []Result{bad, ok}}, Timing{DelayLoop: 3 * time.Second, Retry: 1}, Options{
-		Clock: clock, Resume: &resume,
+		Clock: clk, Resume: &resume,
 		Paused: func() bool { mu.Lock(); defer mu.Unlock(); return paused },
 	})
 	updates := make(chan Status)
@@ -285,19 +278,10 @@ func TestCheckerResumeAndPause(t *testing.T) {
 	if diff := cmp.Diff(resume, recv(ctx, t, updates)); diff != "" {
 		t.Fatalf("initial status (-want +got):\n%s", diff)
 	}
-	next := func() stepTimer {
-		select {
-		case tm := <-clock.asked:
-			return tm
-		case <-ctx.Done():
-			t.Fatal("checker did not wait")
-		}
-		return stepTimer{}
-	}
-	clock.fire(next()) // paused: no probe, no status
-	tm := next()
-	if tm.d != 3*time.Second {
-		t.Errorf("paused wait = %v, want delay_loop 3s", tm.d)
+	// The first probe is due at once (no warmup) and skipped while paused:
+	// no status, and the next wait is delay_loop.
+	if d := parked(ctx, t, clk); d != 3*time.Second {
+		t.Errorf("paused wait = %v, want delay_loop 3s", d)
 	}
 	select {
 	case st := <-updates:
@@ -307,17 +291,14 @@ func TestCheckerResumeAndPause(t *testing.T) {
 	mu.Lock()
 	paused = false
 	mu.Unlock()
-	clock.fire(tm)
+	clk.Advance(3 * time.Second)
 	// DOWN already: one failure keeps it DOWN without a retry.
 	if st := recv(ctx, t, updates); st.Up || st.Failures != 3 {
 		t.Errorf("after a failed probe: up=%v failures=%d, want down with 3", st.Up, st.Failures)
 	}
-	if tm := next(); tm.d != 3*time.Second {
-		t.Errorf("down checker wait = %v, want delay_loop", tm.d)
-	} else {
-		clock.fire(tm)
-	}
-	if st := recv(ctx, t, updates); !st.Up {
+	if wait, st := nextProbe(ctx, t, clk, updates); wait != 3*time.Second {
+		t.Errorf("down checker wait = %v, want delay_loop", wait)
+	} else if !st.Up {
 		t.Errorf("after a success: %+v, want up", st)
 	}
 	cancel()

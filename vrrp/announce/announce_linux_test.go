@@ -11,6 +11,8 @@ import (
 	"github.com/mdlayher/packet"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/internal/nstest"
 )
 
 // TestAnnounceUpdatesNeighbour sends from namespace A and checks, in
@@ -19,31 +21,31 @@ import (
 // MAC) is overridden with the announced MAC. A kernel drops an NA with a
 // bad checksum or a hop limit other than 255, so this also checks those.
 func TestAnnounceUpdatesNeighbour(t *testing.T) {
-	a, b := newNS(t), newNS(t)
-	aDev, bDev := linkName("ga"), linkName("gb")
-	veth(t, a, aDev, b, bDev)
-	a.addAddr(t, aDev, netip.MustParsePrefix("10.20.0.1/24"))
-	a.addAddr(t, aDev, netip.MustParsePrefix("fd00:20::1/64"))
-	b.addAddr(t, bDev, netip.MustParsePrefix("10.20.0.2/24"))
-	b.addAddr(t, bDev, netip.MustParsePrefix("fd00:20::2/64"))
-	bLink, err := b.nl.LinkByName(bDev)
+	a, b := nstest.New(t, "an"), nstest.New(t, "an")
+	aDev, bDev := nstest.LinkName("ga"), nstest.LinkName("gb")
+	nstest.Veth(t, a, aDev, b, bDev)
+	a.AddAddr(t, aDev, netip.MustParsePrefix("10.20.0.1/24"))
+	a.AddAddr(t, aDev, netip.MustParsePrefix("fd00:20::1/64"))
+	b.AddAddr(t, bDev, netip.MustParsePrefix("10.20.0.2/24"))
+	b.AddAddr(t, bDev, netip.MustParsePrefix("fd00:20::2/64"))
+	bLink, err := b.NL.LinkByName(bDev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	aLink, err := a.nl.LinkByName(aDev)
+	aLink, err := a.NL.LinkByName(aDev)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	var ann *Announcer
-	if err := a.do(func() (err error) { ann, err = Open(aDev); return err }); err != nil {
+	if err := a.Do(func() (err error) { ann, err = Open(aDev); return err }); err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { ann.Close() })
 
 	// Capture in B: every frame from A's side of the veth.
 	var capt *packet.Conn
-	err = b.do(func() error {
+	err = b.Do(func() error {
 		ifi, err := net.InterfaceByName(bDev)
 		if err != nil {
 			return err
@@ -80,13 +82,13 @@ func TestAnnounceUpdatesNeighbour(t *testing.T) {
 			// default), which is exactly the case that matters: peers
 			// that cached the old master's MAC.
 			stale := &netlink.Neigh{LinkIndex: bLink.Attrs().Index, Family: family, State: netlink.NUD_STALE, IP: tt.vip.AsSlice(), HardwareAddr: bogus}
-			if err := b.nl.NeighSet(stale); err != nil {
+			if err := b.NL.NeighSet(stale); err != nil {
 				t.Fatalf("seed neighbour: %v", err)
 			}
 			updates := make(chan netlink.NeighUpdate, 16)
 			done := make(chan struct{})
 			defer close(done)
-			if err := netlink.NeighSubscribeAt(b.h, updates, done); err != nil {
+			if err := netlink.NeighSubscribeAt(b.Handle, updates, done); err != nil {
 				t.Fatalf("neighbour subscribe: %v", err)
 			}
 

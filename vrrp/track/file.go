@@ -10,6 +10,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // DefaultFilePoll is how often a File tracker re-reads its file.
@@ -32,15 +34,15 @@ type FileConfig struct {
 // File tracks the integer written in a file.
 type File struct {
 	cfg   FileConfig
-	clock Clock
+	clock clock.Clock
 }
 
 // NewFile returns a tracker for cfg.
-func NewFile(cfg FileConfig, clock Clock) *File {
+func NewFile(cfg FileConfig, clk clock.Clock) *File {
 	if cfg.Poll <= 0 {
 		cfg.Poll = DefaultFilePoll
 	}
-	return &File{cfg: cfg, clock: clock}
+	return &File{cfg: cfg, clock: clk}
 }
 
 // Run reads the file now and then every Poll until ctx is done (then it

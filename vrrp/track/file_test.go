@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 func TestReadTrackFile(t *testing.T) {
@@ -70,7 +72,7 @@ func TestFileTracker(t *testing.T) {
 	if err := os.WriteFile(p, []byte("5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	clk := NewFakeClock(time.Unix(1000, 0))
+	clk := clock.NewFake(time.Unix(1000, 0))
 	updates := make(chan Status, 10)
 	errc := make(chan error, 1)
 	go func() { errc <- NewFile(FileConfig{Name: "tf", Path: p}, clk).Run(ctx, updates) }()

@@ -8,6 +8,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // Interfaces watches the link state of named interfaces (track_interface).
@@ -17,18 +19,18 @@ import (
 type Interfaces struct {
 	names []string
 	ns    *netns.NsHandle // nil: the daemon's namespace
-	clock Clock
+	clock clock.Clock
 }
 
 // NewInterfaces watches names in the current network namespace.
-func NewInterfaces(clock Clock, names ...string) *Interfaces {
-	return &Interfaces{names: names, clock: clock}
+func NewInterfaces(clk clock.Clock, names ...string) *Interfaces {
+	return &Interfaces{names: names, clock: clk}
 }
 
 // NewInterfacesAt watches names in the network namespace ns, which the
 // caller keeps open while Run runs.
-func NewInterfacesAt(ns netns.NsHandle, clock Clock, names ...string) *Interfaces {
-	return &Interfaces{names: names, ns: &ns, clock: clock}
+func NewInterfacesAt(ns netns.NsHandle, clk clock.Clock, names ...string) *Interfaces {
+	return &Interfaces{names: names, ns: &ns, clock: clk}
 }
 
 // resubscribeDelay spaces out re-subscriptions after the netlink socket

@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 var linkCounter atomic.Uint32
@@ -105,7 +107,7 @@ func TestInterfacesTracker(t *testing.T) {
 	defer cancel()
 	updates := make(chan Status, 10)
 	errc := make(chan error, 1)
-	go func() { errc <- NewInterfacesAt(ns, RealClock{}, name, missing).Run(ctx, updates) }()
+	go func() { errc <- NewInterfacesAt(ns, clock.Real(), name, missing).Run(ctx, updates) }()
 
 	type got struct {
 		Name string

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // ErrTimedOut is returned by a Runner when the command outlived its timeout
@@ -46,7 +48,7 @@ type ScriptConfig struct {
 type Script struct {
 	cfg   ScriptConfig
 	run   Runner
-	clock Clock
+	clock clock.Clock
 
 	// Owned by the goroutine in Run.
 	result int // keepalived's counter, 0..rise+fall-1; good when >= rise
@@ -54,7 +56,7 @@ type Script struct {
 }
 
 // NewScript returns a checker for cfg; defaults are applied here.
-func NewScript(cfg ScriptConfig, run Runner, clock Clock) *Script {
+func NewScript(cfg ScriptConfig, run Runner, clk clock.Clock) *Script {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
 	}
@@ -63,7 +65,7 @@ func NewScript(cfg ScriptConfig, run Runner, clock Clock) *Script {
 	}
 	cfg.Rise = max(cfg.Rise, 1)
 	cfg.Fall = max(cfg.Fall, 1)
-	return &Script{cfg: cfg, run: run, clock: clock}
+	return &Script{cfg: cfg, run: run, clock: clk}
 }
 
 // Run runs the script now and then on every Interval tick counted from the

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vipd/vipd/internal/clock"
 )
 
 // fakeResult is what fakeRunner answers to one Run call.
@@ -87,7 +89,7 @@ func TestScriptRiseFall(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			clk := NewFakeClock(time.Unix(1000, 0))
+			clk := clock.NewFake(time.Unix(1000, 0))
 			run := newFakeRunner()
 			cfg := ScriptConfig{Name: "chk", Command: `/bin/chk "a b"`, Interval: 2 * time.Second,
 				Rise: tt.rise, Fall: tt.fall, InitFail: tt.initFail, User: "nobody"}
@@ -155,7 +157,7 @@ func TestScriptRiseFall(t *testing.T) {
 func TestScriptIntervalFromStart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	clk := NewFakeClock(time.Unix(1000, 0))
+	clk := clock.NewFake(time.Unix(1000, 0))
 	run := newFakeRunner()
 	s := NewScript(ScriptConfig{Name: "chk", Command: "chk", Interval: 2 * time.Second, Timeout: 5 * time.Second}, run, clk)
 	updates := make(chan Status, 10)
@@ -195,19 +197,19 @@ func TestScriptTimedOutDetail(t *testing.T) {
 }
 
 func TestScriptDefaults(t *testing.T) {
-	s := NewScript(ScriptConfig{Name: "x", Command: "x"}, nil, RealClock{})
+	s := NewScript(ScriptConfig{Name: "x", Command: "x"}, nil, clock.Real())
 	want := ScriptConfig{Name: "x", Command: "x", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}
 	if diff := cmp.Diff(want, s.cfg); diff != "" {
 		t.Errorf("defaults mismatch (-want +got):\n%s", diff)
 	}
-	s = NewScript(ScriptConfig{Name: "x", Command: "x", Interval: 5 * time.Second}, nil, RealClock{})
+	s = NewScript(ScriptConfig{Name: "x", Command: "x", Interval: 5 * time.Second}, nil, clock.Real())
 	if s.cfg.Timeout != 5*time.Second {
 		t.Errorf("Timeout = %v, want the interval (5s)", s.cfg.Timeout)
 	}
 }
 
 func TestScriptBadCommand(t *testing.T) {
-	s := NewScript(ScriptConfig{Name: "x", Command: `"unterminated`}, newFakeRunner(), NewFakeClock(time.Unix(0, 0)))
+	s := NewScript(ScriptConfig{Name: "x", Command: `"unterminated`}, newFakeRunner(), clock.NewFake(time.Unix(0, 0)))
 	if err := s.Run(context.Background(), make(chan Status, 1)); err == nil {
 		t.Error("Run() with an unterminated quote = nil, want error")
 	}

@@ -18,7 +18,9 @@
 // shortly before r+L, removal slips to that change + 1 s. Measured: L=2
 // with an unrelated address added at 1.9 s → removed at 2.93 s. The worst
 // case is therefore about r + L + 1.25 s (ExpiryLateness = 1.5 s adds a
-// margin), and removal can be up to 20 ms early (ADDRCONF_TIMER_FUZZ_MINUS).
+// margin; TypicalExpiryLateness is the quiet-namespace figure), and removal
+// can be up to 20 ms early (ExpiryEarliness, ADDRCONF_TIMER_FUZZ_MINUS).
+// The comment on those constants says which fence uses which, and why.
 //
 // Consequences: to fence against a lease that ends at D, install with
 // FenceLifetime(D - now), never with a rounded-up value; and a refresher

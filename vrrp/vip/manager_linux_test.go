@@ -10,21 +10,23 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/internal/nstest"
 )
 
 // world is one namespace with a veth pair whose first end carries the VIPs.
 type world struct {
-	ns  *testNS
+	ns  *nstest.NS
 	dev string
 	m   *Manager
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	ns := newNS(t)
-	dev, peer := linkName("vp"), linkName("vq")
-	veth(t, ns, dev, ns, peer)
-	m, err := NewAt(ns.h)
+	ns := nstest.New(t, "vip")
+	dev, peer := nstest.LinkName("vp"), nstest.LinkName("vq")
+	nstest.Veth(t, ns, dev, ns, peer)
+	m, err := NewAt(ns.Handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,11 +47,11 @@ type observed struct {
 // lookup returns the kernel's view of p on dev, and its valid lifetime.
 func (w *world) lookup(t *testing.T, p netip.Prefix) (observed, int, bool) {
 	t.Helper()
-	l, err := w.ns.nl.LinkByName(w.dev)
+	l, err := w.ns.NL.LinkByName(w.dev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := w.ns.nl.AddrList(l, netlink.FAMILY_ALL)
+	list, err := w.ns.NL.AddrList(l, netlink.FAMILY_ALL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +193,7 @@ func (w *world) watchDeletes(t *testing.T, p netip.Prefix) <-chan time.Time {
 	updates := make(chan netlink.AddrUpdate, 64)
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done) })
-	if err := netlink.AddrSubscribeAt(w.ns.h, updates, done); err != nil {
+	if err := netlink.AddrSubscribeAt(w.ns.Handle, updates, done); err != nil {
 		t.Fatalf("subscribe: %v", err)
 	}
 	deleted := make(chan time.Time, 1)
@@ -352,14 +354,14 @@ func TestApplyAfterInterfaceRecreated(t *testing.T) {
 	if err := w.m.Apply(a, 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	old, err := w.ns.nl.LinkByName(w.dev)
+	old, err := w.ns.NL.LinkByName(w.dev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.ns.nl.LinkDel(old); err != nil { // takes the peer with it
+	if err := w.ns.NL.LinkDel(old); err != nil { // takes the peer with it
 		t.Fatal(err)
 	}
-	veth(t, w.ns, w.dev, w.ns, linkName("vq"))
+	nstest.Veth(t, w.ns, w.dev, w.ns, nstest.LinkName("vq"))
 	if err := w.m.Apply(a, 2*time.Second); err != nil {
 		t.Fatalf("Apply after the interface was recreated: %v", err)
 	}

@@ -11,8 +11,8 @@ import (
 func TestVMAC(t *testing.T) {
 	w := newWorld(t)
 	parentBefore := map[string]string{
-		"arp_ignore": w.ns.readSysctl(t, "net/ipv4/conf/"+w.dev+"/arp_ignore"),
-		"arp_filter": w.ns.readSysctl(t, "net/ipv4/conf/"+w.dev+"/arp_filter"),
+		"arp_ignore": w.ns.ReadSysctl(t, "net/ipv4/conf/"+w.dev+"/arp_ignore"),
+		"arp_filter": w.ns.ReadSysctl(t, "net/ipv4/conf/"+w.dev+"/arp_filter"),
 	}
 	tests := []struct {
 		name    string
@@ -38,7 +38,7 @@ func TestVMAC(t *testing.T) {
 			if again, err := w.m.CreateVMAC(w.dev, tt.vrid, tt.family, tt.ifname); err != nil || again != name {
 				t.Errorf("second CreateVMAC = %q, %v; want %q, nil", again, err, name)
 			}
-			l, err := w.ns.nl.LinkByName(name)
+			l, err := w.ns.NL.LinkByName(name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,7 +46,7 @@ func TestVMAC(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s is a %s, want macvlan", name, l.Type())
 			}
-			parent, _ := w.ns.nl.LinkByName(w.dev)
+			parent, _ := w.ns.NL.LinkByName(w.dev)
 			type linkView struct {
 				MAC    string
 				Mode   netlink.MacvlanMode
@@ -60,10 +60,10 @@ func TestVMAC(t *testing.T) {
 			}
 			gotSys := map[string]string{}
 			for _, s := range vmacSysctls {
-				gotSys[name+"/"+s.key] = w.ns.readSysctl(t, "net/ipv4/conf/"+name+"/"+s.key)
+				gotSys[name+"/"+s.key] = w.ns.ReadSysctl(t, "net/ipv4/conf/"+name+"/"+s.key)
 			}
 			for _, s := range parentSysctls {
-				gotSys[w.dev+"/"+s.key] = w.ns.readSysctl(t, "net/ipv4/conf/"+w.dev+"/"+s.key)
+				gotSys[w.dev+"/"+s.key] = w.ns.ReadSysctl(t, "net/ipv4/conf/"+w.dev+"/"+s.key)
 			}
 			wantSys := map[string]string{
 				name + "/arp_ignore": "1", name + "/accept_local": "1", name + "/rp_filter": "0", name + "/promote_secondaries": "1",
@@ -74,7 +74,7 @@ func TestVMAC(t *testing.T) {
 			}
 			if tt.family == 6 {
 				// No EUI-64 link-local from the shared VMAC.
-				addrs, err := w.ns.nl.AddrList(l, netlink.FAMILY_V6)
+				addrs, err := w.ns.NL.AddrList(l, netlink.FAMILY_V6)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -94,12 +94,12 @@ func TestVMAC(t *testing.T) {
 		if err := w.m.DeleteVMAC(name); err != nil {
 			t.Fatalf("DeleteVMAC(%s): %v", name, err)
 		}
-		if _, err := w.ns.nl.LinkByName(name); err == nil {
+		if _, err := w.ns.NL.LinkByName(name); err == nil {
 			t.Errorf("%s still exists", name)
 		}
 		parentNow := map[string]string{
-			"arp_ignore": w.ns.readSysctl(t, "net/ipv4/conf/"+w.dev+"/arp_ignore"),
-			"arp_filter": w.ns.readSysctl(t, "net/ipv4/conf/"+w.dev+"/arp_filter"),
+			"arp_ignore": w.ns.ReadSysctl(t, "net/ipv4/conf/"+w.dev+"/arp_ignore"),
+			"arp_filter": w.ns.ReadSysctl(t, "net/ipv4/conf/"+w.dev+"/arp_filter"),
 		}
 		if last := i == 1; last {
 			if diff := cmp.Diff(parentBefore, parentNow); diff != "" {

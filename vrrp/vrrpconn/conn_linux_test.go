@@ -2,86 +2,47 @@ package vrrpconn
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vipd/vipd/internal/nstest"
 )
 
 // pair is two namespaces joined by a veth: a.dev (10.10.0.1, secondary
 // 10.10.0.5, fd00:10::1) ↔ b.dev (10.10.0.2, fd00:10::2), plus link-locals.
 type pair struct {
-	a, b       *testNS
+	a, b       *nstest.NS
 	aDev, bDev string
 }
 
 func newPair(t *testing.T) *pair {
 	t.Helper()
-	p := &pair{a: newNS(t), b: newNS(t), aDev: linkName("va"), bDev: linkName("vb")}
-	veth(t, p.a, p.aDev, p.b, p.bDev)
-	p.a.addAddr(t, p.aDev, netip.MustParsePrefix("10.10.0.1/24"))
-	p.a.addAddr(t, p.aDev, netip.MustParsePrefix("10.10.0.5/24"))
-	p.a.addAddr(t, p.aDev, netip.MustParsePrefix("fd00:10::1/64"))
-	p.b.addAddr(t, p.bDev, netip.MustParsePrefix("10.10.0.2/24"))
-	p.b.addAddr(t, p.bDev, netip.MustParsePrefix("fd00:10::2/64"))
+	p := &pair{a: nstest.New(t, "vc"), b: nstest.New(t, "vc"), aDev: nstest.LinkName("va"), bDev: nstest.LinkName("vb")}
+	nstest.Veth(t, p.a, p.aDev, p.b, p.bDev)
+	p.a.AddAddr(t, p.aDev, netip.MustParsePrefix("10.10.0.1/24"))
+	p.a.AddAddr(t, p.aDev, netip.MustParsePrefix("10.10.0.5/24"))
+	p.a.AddAddr(t, p.aDev, netip.MustParsePrefix("fd00:10::1/64"))
+	p.b.AddAddr(t, p.bDev, netip.MustParsePrefix("10.10.0.2/24"))
+	p.b.AddAddr(t, p.bDev, netip.MustParsePrefix("fd00:10::2/64"))
 	return p
 }
 
 // dial opens a Conn inside n, closed at the end of the test, with a
 // generous read deadline so that a missing packet fails instead of hanging.
-func (n *testNS) dial(t *testing.T, cfg Config) *Conn {
+func dial(t *testing.T, n *nstest.NS, cfg Config) *Conn {
 	t.Helper()
 	var c *Conn
-	if err := n.do(func() (err error) { c, err = Dial(cfg); return err }); err != nil {
-		t.Fatalf("Dial(%+v) in %s: %v", cfg, n.name, err)
+	if err := n.Do(func() (err error) { c, err = Dial(cfg); return err }); err != nil {
+		t.Fatalf("Dial(%+v) in %s: %v", cfg, n.Name, err)
 	}
 	t.Cleanup(func() { c.Close() })
 	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	return c
-}
-
-func (n *testNS) ifindex(t *testing.T, dev string) int {
-	t.Helper()
-	l, err := n.nl.LinkByName(dev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l.Attrs().Index
-}
-
-// linkLocal waits (bounded) for dev's IPv6 link-local address: the kernel
-// adds it shortly after the link comes up, later on a loaded machine.
-func (n *testNS) linkLocal(t *testing.T, dev string) netip.Addr {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var addrs []net.Addr
-		err := n.do(func() error {
-			ifi, err := net.InterfaceByName(dev)
-			if err != nil {
-				return err
-			}
-			addrs, err = ifi.Addrs()
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range addrs {
-			ip, _ := netip.AddrFromSlice(a.(*net.IPNet).IP)
-			if ip.Is6() && ip.IsLinkLocalUnicast() {
-				return ip
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s has no link-local address after 10 s", dev)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 type received struct {
@@ -108,8 +69,8 @@ func advert(vrid byte) []byte {
 
 func TestExchange(t *testing.T) {
 	p := newPair(t)
-	aLL, bLL := p.a.linkLocal(t, p.aDev), p.b.linkLocal(t, p.bDev)
-	aIdx, bIdx := p.a.ifindex(t, p.aDev), p.b.ifindex(t, p.bDev)
+	aLL, bLL := p.a.LinkLocal(t, p.aDev), p.b.LinkLocal(t, p.bDev)
+	aIdx, bIdx := p.a.LinkIndex(t, p.aDev), p.b.LinkIndex(t, p.bDev)
 	v4 := netip.MustParseAddr
 	tests := []struct {
 		name         string
@@ -165,7 +126,7 @@ func TestExchange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, b := p.a.dial(t, tt.cfgA), p.b.dial(t, tt.cfgB)
+			a, b := dial(t, p.a, tt.cfgA), dial(t, p.b, tt.cfgB)
 			if got, want := a.LocalAddr(), tt.wantB.Src; got != want {
 				t.Errorf("A LocalAddr = %v, want %v", got, want)
 			}
@@ -193,21 +154,21 @@ func TestExchange(t *testing.T) {
 // a Conn bound to the first link never reads what arrives on the second.
 func TestBoundToInterface(t *testing.T) {
 	p := newPair(t)
-	a2, b2 := linkName("wa"), linkName("wb")
-	veth(t, p.a, a2, p.b, b2)
-	p.a.addAddr(t, a2, netip.MustParsePrefix("10.11.0.1/24"))
-	p.b.addAddr(t, b2, netip.MustParsePrefix("10.11.0.2/24"))
+	a2, b2 := nstest.LinkName("wa"), nstest.LinkName("wb")
+	nstest.Veth(t, p.a, a2, p.b, b2)
+	p.a.AddAddr(t, a2, netip.MustParsePrefix("10.11.0.1/24"))
+	p.b.AddAddr(t, b2, netip.MustParsePrefix("10.11.0.2/24"))
 	// IPv6 adverts on the second link come from its link-local addresses
 	// (it has no other IPv6 address): sending before they exist fails.
-	p.a.linkLocal(t, a2)
-	p.b.linkLocal(t, b2)
+	p.a.LinkLocal(t, a2)
+	p.b.LinkLocal(t, b2)
 	for _, fam := range []int{4, 6} {
 		t.Run(map[int]string{4: "ipv4", 6: "ipv6"}[fam], func(t *testing.T) {
 			group := map[int]netip.Addr{4: GroupV4, 6: GroupV6}[fam]
-			onB1 := p.b.dial(t, Config{Interface: p.bDev, Family: fam})
-			onB2 := p.b.dial(t, Config{Interface: b2, Family: fam})
-			fromA1 := p.a.dial(t, Config{Interface: p.aDev, Family: fam})
-			fromA2 := p.a.dial(t, Config{Interface: a2, Family: fam})
+			onB1 := dial(t, p.b, Config{Interface: p.bDev, Family: fam})
+			onB2 := dial(t, p.b, Config{Interface: b2, Family: fam})
+			fromA1 := dial(t, p.a, Config{Interface: p.aDev, Family: fam})
+			fromA2 := dial(t, p.a, Config{Interface: a2, Family: fam})
 
 			// The packet on the second link reaches B (onB2 reads it), and
 			// raw delivery hands it to every matching socket at once, so
@@ -230,8 +191,8 @@ func TestBoundToInterface(t *testing.T) {
 
 func TestReadTruncated(t *testing.T) {
 	p := newPair(t)
-	a := p.a.dial(t, Config{Interface: p.aDev, Family: 4})
-	b := p.b.dial(t, Config{Interface: p.bDev, Family: 4})
+	a := dial(t, p.a, Config{Interface: p.aDev, Family: 4})
+	b := dial(t, p.b, Config{Interface: p.bDev, Family: 4})
 	if err := a.WriteTo(advert(1), GroupV4); err != nil {
 		t.Fatal(err)
 	}
@@ -243,10 +204,10 @@ func TestReadTruncated(t *testing.T) {
 }
 
 func TestDialErrors(t *testing.T) {
-	ns := newNS(t)
-	bare, peer := linkName("xa"), linkName("xb")
-	veth(t, ns, bare, ns, peer)
-	ns.sysctl(t, "net/ipv6/conf/"+bare+"/disable_ipv6", "1")
+	ns := nstest.New(t, "vc")
+	bare, peer := nstest.LinkName("xa"), nstest.LinkName("xb")
+	nstest.Veth(t, ns, bare, ns, peer)
+	ns.Sysctl(t, "net/ipv6/conf/"+bare+"/disable_ipv6", "1")
 	tests := []struct {
 		name    string
 		cfg     Config
@@ -263,7 +224,7 @@ func TestDialErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ns.do(func() error {
+			err := ns.Do(func() error {
 				c, err := Dial(tt.cfg)
 				if err == nil {
 					c.Close()
@@ -282,7 +243,7 @@ func TestDialErrors(t *testing.T) {
 
 func TestWriteWrongFamily(t *testing.T) {
 	p := newPair(t)
-	a := p.a.dial(t, Config{Interface: p.aDev, Family: 4})
+	a := dial(t, p.a, Config{Interface: p.aDev, Family: 4})
 	if err := a.WriteTo(advert(1), GroupV6); err == nil {
 		t.Errorf("IPv6 destination on an IPv4 Conn accepted")
 	}
@@ -305,8 +266,8 @@ func TestWriteToFrom(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := p.a.dial(t, Config{Interface: p.aDev, Family: tt.family})
-			b := p.b.dial(t, Config{Interface: p.bDev, Family: tt.family, Unicast: true})
+			a := dial(t, p.a, Config{Interface: p.aDev, Family: tt.family})
+			b := dial(t, p.b, Config{Interface: p.bDev, Family: tt.family, Unicast: true})
 			if a.LocalAddr() == tt.src {
 				t.Fatalf("test needs a source other than the default %v", a.LocalAddr())
 			}

@@ -147,7 +147,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "bad auth_type",
 			src:  instanceSrc("    authentication {\n        auth_type MD5\n    }\n"),
-			want: []string{`t.conf:8: auth_type "MD5": want PASS or AH`},
+			want: []string{`t.conf:8: auth_type "MD5": want PASS`},
+		},
+		{
+			name: "auth_type AH is refused, not silently unauthenticated",
+			src:  instanceSrc("    authentication {\n        auth_type AH\n        auth_pass x\n    }\n"),
+			want: []string{`t.conf:8: auth_type AH is not supported: RFC 3768 removed IPsec AH authentication and vipd does not implement it; use auth_type PASS (VRRPv2) or none`},
 		},
 		{
 			name: "instance without a block",

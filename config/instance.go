@@ -146,11 +146,16 @@ func (p *parser) auth(in *Instance, n *node) {
 		case "auth_type":
 			v, _ := p.needArg(c)
 			switch up := strings.ToUpper(v); up {
-			case AuthPass, AuthAH:
+			case AuthPass:
 				in.AuthType = up
+			case AuthAH:
+				// keepalived sends AH-authenticated adverts; accepting the
+				// keyword while sending none would silently drop the
+				// authentication its peers expect.
+				p.errorf(c.pos, "auth_type AH is not supported: RFC 3768 removed IPsec AH authentication and vipd does not implement it; use auth_type PASS (VRRPv2) or none")
 			case "":
 			default:
-				p.errorf(c.pos, "auth_type %q: want PASS or AH", v)
+				p.errorf(c.pos, "auth_type %q: want PASS", v)
 			}
 		case "auth_pass":
 			in.AuthPass, _ = p.needArg(c)
@@ -324,9 +329,6 @@ func (p *parser) instanceAuth(in *Instance) {
 		p.warnf(at, "authentication is ignored in strict mode")
 	case in.EffectiveVersion() == 3:
 		p.warnf(at, "authentication is ignored with VRRPv3")
-	case in.AuthType == AuthAH && in.Family == 6:
-		p.errorf(at, "auth_type AH is not supported with IPv6")
-		return
 	case in.AuthType == "":
 		p.warnf(at, "auth_pass without auth_type is ignored")
 	default:

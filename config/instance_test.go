@@ -280,3 +280,16 @@ func TestEffectiveAdvertInt(t *testing.T) {
 		})
 	}
 }
+
+// keepalived's current name for vrrp_track_file is track_file.
+func TestTopLevelTrackFile(t *testing.T) {
+	src := "track_file tf {\n file /run/x\n weight -3\n}\n" + instanceSrc("    track_file {\n        tf\n    }\n    arbiter off\n")
+	cfg, warns := mustParse(t, src)
+	if len(warns) > 0 {
+		t.Errorf("warnings: %q", warns)
+	}
+	want := &TrackFile{Pos: Pos{"t.conf", 1}, Name: "tf", File: "/run/x", Weight: -3, InitValue: "0"}
+	if diff := cmp.Diff(want, cfg.TrackFile("tf")); diff != "" {
+		t.Errorf("track file (-want +got):\n%s", diff)
+	}
+}

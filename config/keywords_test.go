@@ -25,7 +25,7 @@ vrrp_instance VI_1 {
     preempt
     preempt_delay 4
     authentication {
-        auth_type AH
+        auth_type PASS
         auth_pass secret
     }
     virtual_ipaddress {
@@ -80,7 +80,7 @@ vrrp_instance VI_1 {
 	want := &Instance{
 		Pos: p(4), Name: "VI_1", State: StateBackup, Interface: "eth0", VRID: 42, Priority: 150, PrioritySet: true,
 		AdvertInt: 2 * time.Second, Version: 2, Family: 4, Preempt: true, PreemptDelay: 4 * time.Second,
-		AuthType: AuthAH, AuthPass: "secret",
+		AuthType: AuthPass, AuthPass: "secret",
 		VIPs:         []VIP{{Pos: p(18), Prefix: netip.MustParsePrefix("10.1.0.1/24"), Dev: "eth0", Label: "eth0:vip"}},
 		ExcludedVIPs: []VIP{{Pos: p(21), Prefix: netip.MustParsePrefix("10.2.0.1/32")}},
 		MCastSrcIP:   a("10.1.0.10"), UnicastSrcIP: a("10.1.0.10"),

@@ -209,7 +209,7 @@ type Instance struct {
 	Nopreempt    bool
 	Preempt      bool // "preempt" was written (it is the default anyway)
 	PreemptDelay time.Duration
-	AuthType     string // AuthPass, AuthAH or ""
+	AuthType     string // AuthPass or "" (AH is refused)
 	AuthPass     string // at most 8 characters, as on the wire
 
 	VIPs         []VIP

@@ -242,7 +242,7 @@ func (p *parser) top(nodes []*node) {
 		case "global_defs":
 		case "vrrp_script":
 			p.script(n)
-		case "vrrp_track_file":
+		case "vrrp_track_file", "track_file": // track_file: keepalived's current name
 			p.trackFile(n)
 		case "vrrp_sync_group":
 			p.syncGroup(n)

@@ -9,16 +9,15 @@ import (
 // unsupportedGlobal are keepalived global_defs keywords vipd accepts and
 // ignores with a warning.
 var unsupportedGlobal = map[string]bool{
-	"vrrp_skip_check_adv_addr": true, "vrrp_iptables": true, "vrrp_ipsets": true,
+	"vrrp_iptables": true, "vrrp_ipsets": true,
 	"vrrp_no_swap": true, "checker_no_swap": true, "vrrp_priority": true,
 	"checker_priority": true, "vrrp_rt_priority": true, "checker_rt_priority": true,
 	"enable_traps": true, "enable_snmp_vrrp": true, "enable_snmp_checker": true,
 	"dynamic_interfaces": true, "vrrp_notify_fifo": true, "notify_fifo": true,
-	"lvs_notify_fifo": true, "max_auto_priority": true, "vrrp_check_unicast_src": true,
+	"lvs_notify_fifo": true, "max_auto_priority": true,
 	"vrrp_min_garp": true, "lvs_sync_daemon": true, "lvs_flush": true,
 	"vrrp_netlink_cmd_rcv_bufs": true, "vrrp_netlink_monitor_rcv_bufs": true,
 	"smtp_alert": true, "smtp_helo_name": true, "default_interface": true,
-	"vrrp_lower_prio_no_advert": true, "vrrp_higher_prio_send_advert": true,
 	"vrrp_garp_extra_if": true, "vrrp_version_3_no_checksum": true,
 }
 
@@ -41,6 +40,14 @@ func (p *parser) globalDefs(body []*node) {
 			g.EnableScriptSecurity = p.boolArg(n)
 		case "vrrp_strict":
 			g.VRRPStrict = p.boolArg(n)
+		case "vrrp_lower_prio_no_advert":
+			g.VRRPLowerPrioNoAdvert = p.boolArg(n)
+		case "vrrp_higher_prio_send_advert":
+			g.VRRPHigherPrioSendAdvert = p.boolArg(n)
+		case "vrrp_skip_check_adv_addr":
+			g.VRRPSkipCheckAdvAddr = p.boolArg(n)
+		case "vrrp_check_unicast_src":
+			g.VRRPCheckUnicastSrc = p.boolArg(n)
 		case "notification_email":
 			if body, ok := p.body(n); ok {
 				g.NotificationEmail = append(g.NotificationEmail, listItems(&node{block: body})...)

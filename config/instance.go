@@ -11,10 +11,10 @@ import (
 // and ignores with a warning.
 var unsupportedInstance = map[string]bool{
 	"virtual_routes": true, "virtual_rules": true, "smtp_alert": true, "debug": true,
-	"native_ipv6": true, "check_unicast_src": true, "unicast_fault_no_peer": true,
+	"native_ipv6": true, "unicast_fault_no_peer": true,
 	"notify_master_rx_lower_pri": true, "notify_deleted": true, "notify_priority_changes": true,
 	"track_process": true, "track_bfd": true, "garp_extra_if": true, "kernel_rx_buf_size": true,
-	"timer_expired_backup": true, "skip_check_adv_addr": true, "use_vmac_addr": true,
+	"timer_expired_backup": true, "use_vmac_addr": true,
 	"vmac_xmit_base_addr": true, "linkbeat_use_polling": true, "mcast_dst_ip": true,
 }
 
@@ -111,6 +111,10 @@ func (p *parser) instanceKeyword(in *Instance, c *node) {
 		in.LowerPrioNoAdvert = p.boolArg(c)
 	case "higher_prio_send_advert":
 		in.HigherPrioSendAdvert = p.boolArg(c)
+	case "skip_check_adv_addr":
+		in.SkipCheckAdvAddr = p.boolArg(c)
+	case "check_unicast_src":
+		in.CheckUnicastSrc = p.boolArg(c)
 	case "down_timer_adverts":
 		in.DownTimerAdverts, _ = p.intArg(c, 1, 100)
 	case "arbiter":
@@ -215,6 +219,20 @@ func (p *parser) instanceDefaults(in *Instance) {
 	}
 	if g.VRRPStrict && !set("strict_mode") {
 		in.Strict = true
+	}
+	for _, d := range []struct {
+		kw     string
+		global bool
+		field  *bool
+	}{
+		{"lower_prio_no_advert", g.VRRPLowerPrioNoAdvert, &in.LowerPrioNoAdvert},
+		{"higher_prio_send_advert", g.VRRPHigherPrioSendAdvert, &in.HigherPrioSendAdvert},
+		{"skip_check_adv_addr", g.VRRPSkipCheckAdvAddr, &in.SkipCheckAdvAddr},
+		{"check_unicast_src", g.VRRPCheckUnicastSrc, &in.CheckUnicastSrc},
+	} {
+		if d.global && !set(d.kw) {
+			*d.field = true // global_defs' vrrp_<kw> is the instances' default
+		}
 	}
 	p.instanceFamily(in)
 

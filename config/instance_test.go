@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -291,5 +292,29 @@ func TestTopLevelTrackFile(t *testing.T) {
 	want := &TrackFile{Pos: Pos{"t.conf", 1}, Name: "tf", File: "/run/x", Weight: -3, InitValue: "0"}
 	if diff := cmp.Diff(want, cfg.TrackFile("tf")); diff != "" {
 		t.Errorf("track file (-want +got):\n%s", diff)
+	}
+}
+
+// global_defs' vrrp_<keyword> is every instance's default; the instance's
+// own keyword wins.
+func TestGlobalInstanceDefaults(t *testing.T) {
+	src := "global_defs {\n vrrp_skip_check_adv_addr\n vrrp_check_unicast_src\n vrrp_lower_prio_no_advert\n vrrp_higher_prio_send_advert\n}\n" +
+		instanceSrc("    arbiter off\n") +
+		strings.Replace(instanceSrc("    arbiter off\n    skip_check_adv_addr off\n    check_unicast_src false\n    lower_prio_no_advert off\n    higher_prio_send_advert off\n"),
+			"VI_1", "VI_2", 1)
+	src = strings.Replace(src, "virtual_router_id 51\n    virtual_ipaddress {\n        192.168.1.100/24\n    }\n    arbiter off\n    skip", "virtual_router_id 52\n    virtual_ipaddress {\n        192.168.1.101/24\n    }\n    arbiter off\n    skip", 1)
+	cfg, warns := mustParse(t, src)
+	if len(warns) > 0 {
+		t.Errorf("warnings: %q", warns)
+	}
+	type flags struct{ Skip, Check, Lower, Higher bool }
+	of := func(in *Instance) flags {
+		return flags{in.SkipCheckAdvAddr, in.CheckUnicastSrc, in.LowerPrioNoAdvert, in.HigherPrioSendAdvert}
+	}
+	if diff := cmp.Diff(flags{true, true, true, true}, of(cfg.Instance("VI_1"))); diff != "" {
+		t.Errorf("VI_1 takes the globals (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(flags{}, of(cfg.Instance("VI_2"))); diff != "" {
+		t.Errorf("VI_2 overrides them (-want +got):\n%s", diff)
 	}
 }

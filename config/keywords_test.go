@@ -127,16 +127,21 @@ func TestAllGlobalKeywords(t *testing.T) {
     vrrp_mcast_group4 224.0.0.19
     vrrp_mcast_group6 ff02::13
     vrrp_skip_check_adv_addr
+    vrrp_check_unicast_src
+    vrrp_lower_prio_no_advert
+    vrrp_higher_prio_send_advert off
+    vrrp_iptables
 }
 `
 	cfg, warns := mustParse(t, src)
-	wantWarns := []string{`t.conf:27: "vrrp_skip_check_adv_addr" is not supported by vipd; ignored`}
+	wantWarns := []string{`t.conf:31: "vrrp_iptables" is not supported by vipd; ignored`}
 	if diff := cmp.Diff(wantWarns, warns); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
 	want := GlobalDefs{
 		Pos: Pos{"t.conf", 1}, RouterID: "r1", VRRPVersion: 3, ScriptUser: "keepalived_script", ScriptGroup: "scripts",
-		EnableScriptSecurity: true, VRRPStrict: true, GARPMasterDelay: 3 * time.Second, GARPMasterRepeat: 4,
+		EnableScriptSecurity: true, VRRPStrict: true, VRRPSkipCheckAdvAddr: true, VRRPCheckUnicastSrc: true, VRRPLowerPrioNoAdvert: true,
+		GARPMasterDelay: 3 * time.Second, GARPMasterRepeat: 4,
 		GARPMasterRefresh: 30 * time.Second, GARPMasterRefreshRepeat: 2, GARPInterval: 250 * time.Microsecond,
 		GNAInterval: 500 * time.Millisecond, GARPLowerPrioDelay: 6 * time.Second, GARPLowerPrioRepeat: 9,
 		NotificationEmail: []string{"a@example.com", "b@example.com"}, NotificationEmailFrom: "vipd@example.com",

@@ -77,30 +77,35 @@ const (
 
 // GlobalDefs is global_defs.
 type GlobalDefs struct {
-	Pos                     Pos
-	RouterID                string
-	VRRPVersion             int // 2 or 3, default 2
-	ScriptUser              string
-	ScriptGroup             string
-	EnableScriptSecurity    bool
-	VRRPStrict              bool
-	GARPMasterDelay         time.Duration // default 5s; 0 = no second burst
-	GARPMasterRepeat        int           // default 5
-	GARPMasterRefresh       time.Duration // default 0 = off
-	GARPMasterRefreshRepeat int           // default 1
-	GARPInterval            time.Duration // default 0, µs resolution
-	GNAInterval             time.Duration // default 0, µs resolution
-	GARPLowerPrioDelay      time.Duration // default GARPMasterDelay
-	GARPLowerPrioRepeat     int           // default GARPMasterRepeat
-	NotificationEmail       []string
-	NotificationEmailFrom   string
-	SMTPServer              string        // as written: "host [port]"
-	SMTPConnectTimeout      time.Duration // default 30s
-	VRRPStartupDelay        time.Duration
-	LBDataplane             string         // auto|ipvs|nftables, default auto
-	MetricsListen           netip.AddrPort // default 127.0.0.1:9650
-	VRRPMcastGroup4         netip.Addr     // default 224.0.0.18
-	VRRPMcastGroup6         netip.Addr     // default ff02::12
+	Pos                  Pos
+	RouterID             string
+	VRRPVersion          int // 2 or 3, default 2
+	ScriptUser           string
+	ScriptGroup          string
+	EnableScriptSecurity bool
+	VRRPStrict           bool
+	// Defaults of the vrrp_instance keywords of the same name.
+	VRRPLowerPrioNoAdvert    bool
+	VRRPHigherPrioSendAdvert bool
+	VRRPSkipCheckAdvAddr     bool
+	VRRPCheckUnicastSrc      bool
+	GARPMasterDelay          time.Duration // default 5s; 0 = no second burst
+	GARPMasterRepeat         int           // default 5
+	GARPMasterRefresh        time.Duration // default 0 = off
+	GARPMasterRefreshRepeat  int           // default 1
+	GARPInterval             time.Duration // default 0, µs resolution
+	GNAInterval              time.Duration // default 0, µs resolution
+	GARPLowerPrioDelay       time.Duration // default GARPMasterDelay
+	GARPLowerPrioRepeat      int           // default GARPMasterRepeat
+	NotificationEmail        []string
+	NotificationEmailFrom    string
+	SMTPServer               string        // as written: "host [port]"
+	SMTPConnectTimeout       time.Duration // default 30s
+	VRRPStartupDelay         time.Duration
+	LBDataplane              string         // auto|ipvs|nftables, default auto
+	MetricsListen            netip.AddrPort // default 127.0.0.1:9650
+	VRRPMcastGroup4          netip.Addr     // default 224.0.0.18
+	VRRPMcastGroup6          netip.Addr     // default ff02::12
 }
 
 // Script is a vrrp_script.
@@ -252,6 +257,12 @@ type Instance struct {
 	LowerPrioNoAdvert    bool
 	HigherPrioSendAdvert bool
 	DownTimerAdverts     int // 1..100, default 3
+	// SkipCheckAdvAddr checks the advert's address list only for the
+	// first advert of a new master (keepalived skip_check_adv_addr).
+	SkipCheckAdvAddr bool
+	// CheckUnicastSrc drops unicast adverts whose source is not one of
+	// UnicastPeers (keepalived check_unicast_src).
+	CheckUnicastSrc bool
 
 	SyncGroup  string // name of the vrrp_sync_group holding this instance
 	ArbiterOff bool   // "arbiter off": VRRP alone decides, as in keepalived

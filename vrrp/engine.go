@@ -458,7 +458,11 @@ func (e *Engine) receive(now time.Time, r rxAdvert) {
 		if uint8(in.cfg.VRID) != r.adv.VRID {
 			continue
 		}
-		if err := Validate(r.adv, rx, in.expect); err != nil {
+		exp := in.expect
+		// skip_check_adv_addr: the known master's address list was checked
+		// with its first advert.
+		exp.SkipAddrs = in.cfg.SkipCheckAdvAddr && plain(r.meta.Src) == plain(in.m.MasterAddr())
+		if err := Validate(r.adv, rx, exp); err != nil {
 			if errors.As(err, &de) {
 				if de.Reason == DropNotPeer && len(r.link.insts) > 1 {
 					continue // another instance with this VRID may have this peer
@@ -467,7 +471,7 @@ func (e *Engine) receive(now time.Time, r rxAdvert) {
 			}
 			return
 		}
-		if m := Mismatch(r.adv, in.expect); m != nil {
+		if m := Mismatch(r.adv, exp); m != nil {
 			in.drops.Warn(m, rx) // keepalived ≥ 2.3.3 logs these and accepts (RFC 9568)
 		}
 		in.stats.AdvertsReceived++

@@ -135,6 +135,8 @@ func newInstanceConfig(c *config.Instance, g *config.GlobalDefs, l *link) *insta
 		Strict:       c.Strict,
 		CheckAddrs:   in.advAddrs,
 		UnicastPeers: c.UnicastPeers,
+		// keepalived's check_unicast_src (off by default there too).
+		CheckUnicastSrc: c.CheckUnicastSrc,
 	}
 	if in.version == 2 && c.AuthType == config.AuthPass {
 		in.expect.AuthType = 1

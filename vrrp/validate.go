@@ -56,6 +56,10 @@ type Expect struct {
 	// keepalived, where a peer that sends from an address other than the
 	// one listed still counts.
 	CheckUnicastSrc bool
+	// SkipAddrs skips the comparison with CheckAddrs for this advert:
+	// keepalived's skip_check_adv_addr compares only the first advert of a
+	// new master (the caller sets it when the source is the known master).
+	SkipAddrs bool
 }
 
 // Validate applies the receive checks of RFC 5798 §7.1 and RFC 3768 §7.1
@@ -152,7 +156,7 @@ func validate(a *Advert, rx RxMeta, want Expect) *DropError {
 		return dropf(DropNotPeer, "source %v is not a unicast peer", src)
 	}
 
-	if want.Strict {
+	if want.Strict && !want.SkipAddrs {
 		if err := checkAddrs(a, want.CheckAddrs); err != nil {
 			return err
 		}
@@ -198,7 +202,7 @@ func Mismatch(a *Advert, want Expect) *DropError {
 	if a.Version == 3 && a.AdvertInt != want.AdvertInt {
 		return dropf(DropInterval, "interval %d cs, ours is %d cs", a.AdvertInt, want.AdvertInt)
 	}
-	if !want.Strict {
+	if !want.Strict && !want.SkipAddrs {
 		return checkAddrs(a, want.CheckAddrs)
 	}
 	return nil

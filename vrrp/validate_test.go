@@ -127,6 +127,9 @@ func TestValidate(t *testing.T) {
 		{"strict address count", "v3", func(a *Advert, rx *RxMeta, w *Expect) { w.Strict, a.Addrs = true, nil }, DropAddrCount},
 		{"strict, we have no VIPs", "v3", func(a *Advert, rx *RxMeta, w *Expect) { w.Strict, w.CheckAddrs = true, nil }, DropAddrCount},
 		{"strict address list", "v3", func(a *Advert, rx *RxMeta, w *Expect) { w.Strict, a.Addrs = true, addrs("192.168.1.200") }, DropAddrList},
+		{"skip_check_adv_addr: the known master's list is not compared", "v3", func(a *Advert, rx *RxMeta, w *Expect) {
+			w.Strict, w.SkipAddrs, a.Addrs = true, true, addrs("192.168.1.200")
+		}, ""},
 		{"strict v2 address list", "v2", func(a *Advert, rx *RxMeta, w *Expect) {
 			w.Strict, a.AuthType = true, AuthNone
 			a.Addrs = addrs("192.168.1.100", "192.168.1.100")
@@ -208,6 +211,9 @@ func TestMismatch(t *testing.T) {
 			w.CheckAddrs = []netip.Addr{netip.AddrFrom16(netip.MustParseAddr("192.168.1.100").As16())}
 		}, ""},
 		{"strict address list is Validate's", "v3", func(a *Advert, w *Expect) { w.Strict, a.Addrs = true, nil }, ""},
+		{"skip_check_adv_addr: the known master's list is not compared", "v3", func(a *Advert, w *Expect) {
+			w.SkipAddrs, a.Addrs = true, addrs("192.168.1.100", "192.168.1.101")
+		}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -316,5 +317,65 @@ func TestGlobalInstanceDefaults(t *testing.T) {
 	}
 	if diff := cmp.Diff(flags{}, of(cfg.Instance("VI_2"))); diff != "" {
 		t.Errorf("VI_2 overrides them (-want +got):\n%s", diff)
+	}
+}
+
+// keepalived's tracking rules for sync groups and address owners
+// (vrrp.c vrrp_complete_instance, sync_group_tracking_init).
+func TestSyncGroupTracking(t *testing.T) {
+	scripts := "vrrp_script w {\n script /bin/w\n weight -20\n}\nvrrp_script u {\n script /bin/u\n}\n" +
+		"vrrp_track_file f1 {\n file /run/f1\n}\nvrrp_track_file f5 {\n file /run/f5\n weight 5\n}\n"
+	member := func(name string, vrid int, prio int) string {
+		return fmt.Sprintf("vrrp_instance %s {\n interface eth0\n virtual_router_id %d\n priority %d\n virtual_ipaddress {\n 10.0.0.%d/24\n }\n"+
+			" track_script {\n w\n u\n }\n track_file {\n f1\n f5\n }\n track_interface {\n eth1 weight 10\n eth2\n }\n arbiter off\n}\n", name, vrid, prio, vrid)
+	}
+	type trk struct {
+		Scripts, Files, Ifaces []string // name:weight
+	}
+	of := func(in *Instance) trk {
+		var out trk
+		for _, r := range in.TrackScripts {
+			out.Scripts = append(out.Scripts, fmt.Sprintf("%s:%d", r.Name, r.Weight))
+		}
+		for _, r := range in.TrackFiles {
+			out.Files = append(out.Files, fmt.Sprintf("%s:%d", r.Name, r.Weight))
+		}
+		for _, r := range in.TrackInterfaces {
+			out.Ifaces = append(out.Ifaces, fmt.Sprintf("%s:%d", r.Name, r.Weight))
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		group string
+		prio  int
+		want  trk
+		warns int
+	}{
+		{"outside a group weights count", "", 100,
+			trk{[]string{"w:-20", "u:0"}, []string{"f1:1", "f5:5"}, []string{"eth1:10", "eth2:0"}}, 0},
+		{"a member loses its weighted trackers and gets the group's",
+			"vrrp_sync_group G {\n group {\n VI_1\n VI_2\n }\n track_script {\n w weight -7\n }\n track_interface {\n eth3 weight 4\n }\n}\n", 100,
+			trk{[]string{"u:0", "w:-7"}, []string{"f1:0"}, []string{"eth1:0", "eth2:0", "eth3:4"}}, 8}, // four for each member
+		{"sync_group_tracking_weight keeps them",
+			"vrrp_sync_group G {\n group {\n VI_1\n VI_2\n }\n sync_group_tracking_weight\n}\n", 100,
+			trk{[]string{"w:-20", "u:0"}, []string{"f1:1", "f5:5"}, []string{"eth1:10", "eth2:0"}}, 0},
+		{"an address owner tracks unweighted only", "", 255,
+			trk{[]string{"u:0"}, []string{"f1:0"}, []string{"eth2:0"}}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := scripts + member("VI_1", 1, tt.prio) + member("VI_2", 2, 100) + tt.group
+			cfg, warns, err := Parse("t.conf", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, of(cfg.Instance("VI_1"))); diff != "" {
+				t.Errorf("VI_1 trackers (-want +got):\n%s", diff)
+			}
+			if len(warns) != tt.warns {
+				t.Errorf("%d warnings %q, want %d", len(warns), warns, tt.warns)
+			}
+		})
 	}
 }

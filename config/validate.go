@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 )
@@ -21,6 +22,7 @@ func (p *parser) validate() {
 		p.resolveTracks(g.TrackScripts, g.TrackFiles)
 		p.syncMembers(g)
 	}
+	p.trackingRules()
 	p.vridClashes()
 	for _, vs := range c.VirtualServers {
 		if vs.Group != "" && c.VirtualServerGroup(vs.Group) == nil {
@@ -89,16 +91,106 @@ func (p *parser) syncMembers(g *SyncGroup) {
 			p.errorf(at, "vrrp_sync_group %q: vrrp_instance %q is already in vrrp_sync_group %q", g.Name, m, in.SyncGroup)
 		default:
 			in.SyncGroup = g.Name
-			if g.SyncGroupTrackingWeight {
-				continue
+		}
+	}
+}
+
+// trackingRules applies keepalived's rules for weighted trackers that
+// cannot move a priority (vrrp.c vrrp_complete_instance and
+// sync_group_tracking_init), with its warnings:
+//   - a member of a sync group without sync_group_tracking_weight, and an
+//     address owner, lose their weighted trackers: a weighted interface
+//     becomes unweighted (a fault when down) in a sync group and is not
+//     tracked by an owner; a weighted script is not tracked; a file with
+//     the default weight 1 becomes unweighted, any other weight is not
+//     tracked;
+//   - the sync group's own trackers then apply to every member, with their
+//     weights, except when a member is an address owner (weights cleared).
+func (p *parser) trackingRules() {
+	for _, in := range p.cfg.Instances {
+		g := p.cfg.SyncGroup(in.SyncGroup)
+		syncNoWeight := g != nil && !g.SyncGroupTrackingWeight && !g.GlobalTracking
+		owner := in.Priority == 255
+		if !syncNoWeight && !owner {
+			continue
+		}
+		why := "address owner (priority 255)"
+		if syncNoWeight {
+			why = fmt.Sprintf("vrrp_sync_group %q without sync_group_tracking_weight", g.Name)
+		}
+		in.TrackInterfaces = slices.DeleteFunc(in.TrackInterfaces, func(t TrackInterface) bool {
+			if t.Weight == 0 {
+				return false
 			}
-			// keepalived ignores tracker weights of sync group members
-			// unless sync_group_tracking_weight is set (man5).
-			for _, r := range in.TrackScripts {
-				if r.Weight != 0 {
-					p.warnf(r.Pos, "track_script %q weight %d is ignored in vrrp_sync_group %q without sync_group_tracking_weight", r.Name, r.Weight, g.Name)
+			if syncNoWeight {
+				p.warnf(t.Pos, "track_interface %s: weight %d ignored in %s; it is tracked unweighted (FAULT when down)", t.Name, t.Weight, why)
+				return false // its weight is cleared below
+			}
+			p.warnf(t.Pos, "track_interface %s: weighted, not tracked by an %s", t.Name, why)
+			return true
+		})
+		for i := range in.TrackInterfaces {
+			if syncNoWeight {
+				in.TrackInterfaces[i].Weight = 0
+			}
+		}
+		in.TrackScripts = slices.DeleteFunc(in.TrackScripts, func(r TrackRef) bool {
+			if r.Weight == 0 {
+				return false
+			}
+			p.warnf(r.Pos, "track_script %q: weighted (%d), not tracked by %s", r.Name, r.Weight, why)
+			return true
+		})
+		in.TrackFiles = slices.DeleteFunc(in.TrackFiles, func(r TrackRef) bool {
+			if r.Weight == 0 {
+				return false
+			}
+			if r.Weight == 1 {
+				p.warnf(r.Pos, "track_file %q: default weight ignored for %s; tracked unweighted (specify weight 0)", r.Name, why)
+				return false
+			}
+			p.warnf(r.Pos, "track_file %q: weighted (%d), not tracked by %s", r.Name, r.Weight, why)
+			return true
+		})
+		for i := range in.TrackFiles {
+			in.TrackFiles[i].Weight = 0
+		}
+	}
+	for _, g := range p.cfg.SyncGroups {
+		hasOwner := false
+		for _, m := range g.Members {
+			if in := p.cfg.Instance(m); in != nil && in.Priority == 255 {
+				hasOwner = true
+			}
+		}
+		if hasOwner {
+			for i := range g.TrackScripts {
+				if r := &g.TrackScripts[i]; r.Weight != 0 {
+					p.warnf(r.Pos, "vrrp_sync_group %q: track_script %q weight %d cleared: a member has priority 255", g.Name, r.Name, r.Weight)
+					r.Weight = 0
 				}
 			}
+			for i := range g.TrackFiles {
+				if r := &g.TrackFiles[i]; r.Weight != 0 {
+					p.warnf(r.Pos, "vrrp_sync_group %q: track_file %q weight %d cleared: a member has priority 255", g.Name, r.Name, r.Weight)
+					r.Weight = 0
+				}
+			}
+			for i := range g.TrackInterfaces {
+				if t := &g.TrackInterfaces[i]; t.Weight != 0 {
+					p.warnf(t.Pos, "vrrp_sync_group %q: track_interface %s weight %d cleared: a member has priority 255", g.Name, t.Name, t.Weight)
+					t.Weight = 0
+				}
+			}
+		}
+		for _, m := range g.Members {
+			in := p.cfg.Instance(m)
+			if in == nil || in.SyncGroup != g.Name {
+				continue
+			}
+			in.TrackScripts = append(in.TrackScripts, g.TrackScripts...)
+			in.TrackFiles = append(in.TrackFiles, g.TrackFiles...)
+			in.TrackInterfaces = append(in.TrackInterfaces, g.TrackInterfaces...)
 		}
 	}
 }

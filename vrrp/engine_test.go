@@ -594,3 +594,59 @@ func TestEngineStartupDelay(t *testing.T) {
 		}
 	})
 }
+
+// A sync group's own track_script applies to every member: when it fails,
+// the whole group goes to FAULT (keepalived sync_group_tracking_init).
+func TestEngineSyncGroupTrackScript(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := &fakeLAN{}
+		conf := `
+global_defs {
+    vrrp_version 3
+    vrrp_garp_master_delay 0
+}
+vrrp_script chk {
+    script "/bin/true"
+}
+vrrp_sync_group G {
+    group {
+        VI_1
+        VI_2
+    }
+    track_script {
+        chk
+    }
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 0.05
+    virtual_ipaddress { 10.0.0.100/24 }
+}
+vrrp_instance VI_2 {
+    interface eth0
+    virtual_router_id 52
+    priority 150
+    advert_int 0.05
+    virtual_ipaddress { 10.0.0.101/24 }
+}
+`
+		n1 := startNode(t, lan, "10.0.0.1", conf)
+		n1.trk <- track.Status{Name: "chk", Kind: track.KindScript, Known: true, OK: true}
+		states := func() string {
+			st, _ := n1.engine.Status(context.Background())
+			var s []string
+			for _, in := range st {
+				s = append(s, in.State)
+			}
+			return strings.Join(s, " ")
+		}
+		eventually(t, "both master", func() bool { return states() == "MASTER MASTER" })
+		n1.trk <- track.Status{Name: "chk", Kind: track.KindScript, Known: true, OK: false, Detail: "exit 1"}
+		eventually(t, "both in FAULT", func() bool { return states() == "FAULT FAULT" })
+		if got := n1.addrs.held(); len(got) != 0 {
+			t.Errorf("VIPs %v still held in FAULT", got)
+		}
+	})
+}

@@ -60,7 +60,7 @@ func (e *Engine) applyGroup(now time.Time, g *group, acts []GroupAction) {
 		}
 		e.opt.Notifier.Notify(notify.Scripts{
 			Master: g.cfg.NotifyMaster, Backup: g.cfg.NotifyBackup, Fault: g.cfg.NotifyFault,
-			Stop: g.cfg.NotifyStop, Generic: g.cfg.Notify, User: e.cfg.Global.ScriptUser,
+			Stop: g.cfg.NotifyStop, Generic: g.cfg.Notify, User: runAsName(e.cfg.Global.ScriptUser, e.cfg.Global.ScriptGroup),
 		}, notify.Event{Type: "GROUP", Name: g.cfg.Name, State: state, Priority: 0})
 	}
 }

@@ -351,7 +351,7 @@ func (in *instance) notifyScripts() notify.Scripts {
 		Fault:   in.cfg.NotifyFault,
 		Stop:    in.cfg.NotifyStop,
 		Generic: in.cfg.Notify,
-		User:    in.global.ScriptUser,
+		User:    runAsName(in.global.ScriptUser, in.global.ScriptGroup),
 	}
 }
 

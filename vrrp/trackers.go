@@ -46,9 +46,9 @@ func RunTrackers(runner track.Runner, clk clock.Clock, log *slog.Logger) Tracker
 			if !scripts[s.Name] {
 				continue
 			}
-			user := s.User
-			if user == "" {
-				user = cfg.Global.ScriptUser
+			user := runAsName(s.User, s.Group)
+			if s.User == "" {
+				user = runAsName(cfg.Global.ScriptUser, cfg.Global.ScriptGroup)
 			}
 			sc := track.NewScript(track.ScriptConfig{
 				Name: s.Name, Command: s.Script, Interval: s.Interval, Timeout: s.Timeout,

@@ -246,6 +246,9 @@ func (d *daemon) Reload() error {
 	if err != nil {
 		return fmt.Errorf("reload %s: %w", d.opt.file, err)
 	}
+	for _, f := range vrrp.VetScripts(cfg) {
+		d.log.Warn("script security", "finding", f)
+	}
 	// The new load balancer is built (pure) before anything changes, so
 	// a virtual server it rejects rejects the whole reload.
 	d.mu.Lock()

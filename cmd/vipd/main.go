@@ -16,6 +16,7 @@ import (
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/control"
+	"github.com/vipd/vipd/vrrp"
 )
 
 func main() {
@@ -71,9 +72,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	// Script security vets the files the scripts name: the daemon runs
+	// what passes, and -t reports the same findings.
+	findings := vrrp.VetScripts(cfg)
 	if o.test {
+		for _, f := range findings {
+			fmt.Fprintln(stderr, "warning: scripts:", f)
+		}
 		fmt.Fprintf(stdout, "%s: configuration OK (%d instances, %d virtual servers, %d warnings)\n",
-			o.file, len(cfg.Instances), len(cfg.VirtualServers), len(warns))
+			o.file, len(cfg.Instances), len(cfg.VirtualServers), len(warns)+len(findings))
 		return 0
 	}
 
@@ -87,6 +94,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	for _, f := range findings {
+		log.Warn("script security", "finding", f)
+	}
 	d, err := newDaemon(o, cfg, log)
 	if err == nil {
 		err = d.run(ctx)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -112,7 +113,10 @@ func exitStatus(err error) (int, error) {
 	return -1, err
 }
 
+// credential resolves "user" or "user:group" (script_user USER GROUP): the
+// group, when given, replaces the user's primary group.
 func credential(name string) (*syscall.Credential, error) {
+	name, group, _ := strings.Cut(name, ":")
 	u, err := user.Lookup(name)
 	if err != nil {
 		return nil, fmt.Errorf("script user %q: %w", name, err)
@@ -124,6 +128,15 @@ func credential(name string) (*syscall.Credential, error) {
 	gid, err := strconv.ParseUint(u.Gid, 10, 32)
 	if err != nil {
 		return nil, fmt.Errorf("script user %q gid %q: %w", name, u.Gid, err)
+	}
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return nil, fmt.Errorf("script group %q: %w", group, err)
+		}
+		if gid, err = strconv.ParseUint(g.Gid, 10, 32); err != nil {
+			return nil, fmt.Errorf("script group %q gid %q: %w", group, g.Gid, err)
+		}
 	}
 	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	if ids, err := u.GroupIds(); err == nil {

@@ -154,6 +154,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.holdUntil = now.Add(d)
 		e.log.Info("delaying startup: no instance becomes master before the delay ends", "vrrp_startup_delay", d)
 	}
+	e.initTrackFiles()
 	e.restartTrackers(e.cfg)
 	e.startWhenLinked(now, e.insts)
 

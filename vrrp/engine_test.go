@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -647,6 +649,41 @@ vrrp_instance VI_2 {
 		eventually(t, "both in FAULT", func() bool { return states() == "FAULT FAULT" })
 		if got := n1.addrs.held(); len(got) != 0 {
 			t.Errorf("VIPs %v still held in FAULT", got)
+		}
+	})
+}
+
+// init_file writes the track file's value at start when the file is
+// missing, or always with overwrite (keepalived track_file_end_handler).
+func TestEngineTrackFileInit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		missing, kept, over := filepath.Join(dir, "missing"), filepath.Join(dir, "kept"), filepath.Join(dir, "over")
+		for _, p := range []string{kept, over} {
+			if err := os.WriteFile(p, []byte("7\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conf := fmt.Sprintf(`
+vrrp_track_file a {
+    file %s
+    init_file 5
+}
+vrrp_track_file b {
+    file %s
+    init_file 5
+}
+vrrp_track_file c {
+    file %s
+    init_file -3 overwrite
+}
+`, missing, kept, over) + fastConf(150, "track_file {\n a weight 0\n b weight 0\n c weight 0\n }")
+		n1 := startNode(t, &fakeLAN{}, "10.0.0.1", conf)
+		eventually(t, "started", func() bool { return n1.state(t) != "INIT" })
+		for p, want := range map[string]string{missing: "5\n", kept: "7\n", over: "-3\n"} {
+			if b, err := os.ReadFile(p); err != nil || string(b) != want {
+				t.Errorf("%s = %q (%v), want %q", filepath.Base(p), b, err, want)
+			}
 		}
 	})
 }

@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sort"
 	"sync"
 
@@ -75,4 +76,30 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// initTrackFiles writes the init_file value of every vrrp_track_file that
+// has one, when the file is missing or with overwrite, as keepalived does
+// when it starts (never on reload: track_file.c track_file_end_handler).
+func (e *Engine) initTrackFiles() {
+	for _, f := range e.cfg.TrackFiles {
+		if !f.InitFile {
+			continue
+		}
+		st, err := os.Stat(f.File)
+		switch {
+		case err == nil && !f.Overwrite:
+			continue
+		case err == nil && !st.Mode().IsRegular():
+			e.log.Error("cannot initialise track file: not a regular file", "track_file", f.Name, "file", f.File)
+			continue
+		}
+		value := f.InitValue
+		if value == "" {
+			value = "0"
+		}
+		if err := os.WriteFile(f.File, []byte(value+"\n"), 0o644); err != nil {
+			e.log.Error("unable to initialise track file", "track_file", f.Name, "err", err)
+		}
+	}
 }

@@ -28,8 +28,11 @@ type Options struct {
 	OpenAnnouncer AnnouncerOpener
 	Addrs         AddrManager
 	VMACs         VMACManager // nil: use_vmac is refused
-	Notifier      Notifier
-	Trackers      Trackers
+	// OpenFirewall, when set, enforces no_accept (keepalived's accept
+	// mode); nil leaves it unenforced, with a warning.
+	OpenFirewall FirewallOpener
+	Notifier     Notifier
+	Trackers     Trackers
 	// Arbiter gates mastership; nil runs plain VRRP (as keepalived).
 	Arbiter mastership.Arbiter
 	// Node is this node's name, given to notify scripts as VIPD_NODE.
@@ -76,6 +79,11 @@ type Engine struct {
 	// holdUntil is the end of vrrp_startup_delay: no instance, started at
 	// run or by a reload meanwhile, becomes master before it.
 	holdUntil time.Time
+
+	// fw is accept mode's drop set, opened when first needed (fwFailed:
+	// it could not be, warned once).
+	fw       Firewall
+	fwFailed bool
 
 	runCtx       context.Context // Run's context: links opened on reload live as long
 	stopTrackers context.CancelFunc
@@ -691,6 +699,7 @@ func (e *Engine) removeVIPs(in *instance) {
 		in.log.Error("remove VIPs", "err", err)
 	}
 	in.dropVIPs()
+	e.syncFirewall(nil)
 }
 
 // installVIPs installs or refreshes an instance's VIPs with the lifetime
@@ -711,6 +720,9 @@ func (e *Engine) installVIPs(now time.Time, in *instance) error {
 		return errNoGrant
 	}
 	in.refreshAt = now.Add(fenceRefreshEvery(lt))
+	if !in.holding {
+		e.syncFirewall(in) // no_accept: the drop comes before the addresses (keepalived vrrp_state_become_master)
+	}
 	if err := e.opt.Addrs.Apply(in.vips, lt); err != nil {
 		in.stats.InstallErrors++
 		in.log.Error("install VIPs", "err", err, "fence_until", in.fenceUntil)
@@ -754,6 +766,7 @@ func (e *Engine) shutdown(now time.Time) {
 	}
 	e.flushReleases()
 	e.flushCandidacies(now)
+	e.closeFirewall()
 	if e.stopTrackers != nil {
 		e.stopTrackers()
 	}

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -684,6 +685,90 @@ vrrp_track_file c {
 			if b, err := os.ReadFile(p); err != nil || string(b) != want {
 				t.Errorf("%s = %q (%v), want %q", filepath.Base(p), b, err, want)
 			}
+		}
+	})
+}
+
+// fakeFirewall records accept mode's drop sets, and whether each was
+// applied before the VIPs reached the kernel.
+type fakeFirewall struct {
+	mu     sync.Mutex
+	addrs  *fakeAddrs
+	sets   []string
+	early  []bool // the set held a VIP the kernel did not hold yet
+	closed bool
+}
+
+func (f *fakeFirewall) Apply(addrs []netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var s []string
+	early := false
+	for _, a := range addrs {
+		s = append(s, a.String())
+		if !f.addrs.holds(a) {
+			early = true
+		}
+	}
+	f.sets = append(f.sets, strings.Join(s, ","))
+	f.early = append(f.early, early)
+	return nil
+}
+
+func (f *fakeFirewall) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+func (f *fakeFirewall) log() ([]string, []bool, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.sets), slices.Clone(f.early), f.closed
+}
+
+// no_accept (the default in strict mode): the master drops traffic to its
+// VIPs from before it installs them until it removes them, as keepalived's
+// nftables rules do; the set goes away at shutdown.
+func TestEngineNoAcceptBlocksVIPs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := &fakeLAN{}
+		var fw *fakeFirewall
+		n1 := startNode(t, lan, "10.0.0.1", fastConf(100, "strict_mode on"), func(o *Options) {
+			fw = &fakeFirewall{addrs: o.Addrs.(*fakeAddrs)}
+			o.OpenFirewall = func() (Firewall, error) { return fw, nil }
+		})
+		eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
+		sets, early, _ := fw.log()
+		if len(sets) != 1 || sets[0] != "10.0.0.100" || !early[0] {
+			t.Fatalf("drop sets %q (before the VIPs: %v), want 10.0.0.100 applied before the VIP", sets, early)
+		}
+		// A better router takes over: the VIP and its drop go.
+		n2 := startNode(t, lan, "10.0.0.2", fastConf(150, "strict_mode on"))
+		eventually(t, "n2 master", func() bool { return n2.state(t) == "MASTER" && n1.state(t) == "BACKUP" })
+		if sets, _, _ = fw.log(); sets[len(sets)-1] != "" {
+			t.Errorf("drop sets %q after stepping down, want empty last", sets)
+		}
+		n1.stop()
+		if _, _, closed := fw.log(); !closed {
+			t.Errorf("drop set not removed at shutdown")
+		}
+	})
+}
+
+// With accept (the default outside strict mode) nothing is dropped and no
+// firewall is set up.
+func TestEngineAcceptModeNeedsNoFirewall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opened := false
+		n1 := startNode(t, &fakeLAN{}, "10.0.0.1", fastConf(100, ""), func(o *Options) {
+			o.OpenFirewall = func() (Firewall, error) { opened = true; return nil, errors.New("unused") }
+		})
+		eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
+		n1.stop()
+		if opened {
+			t.Errorf("a firewall was opened for an instance in accept mode")
 		}
 	})
 }

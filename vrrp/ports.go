@@ -40,6 +40,17 @@ type VMACManager interface {
 	DeleteVMAC(name string) error
 }
 
+// Firewall is accept mode's drop set (package firewall): traffic to and
+// from the addresses last applied is dropped. Apply takes the whole set.
+type Firewall interface {
+	Apply(addrs []netip.Addr) error
+	Close() error
+}
+
+// FirewallOpener creates the drop set, empty, when the first instance
+// needs it.
+type FirewallOpener func() (Firewall, error)
+
 // Announcer sends one gratuitous ARP / unsolicited NA per address.
 type Announcer interface {
 	Announce(addrs []netip.Addr, hw net.HardwareAddr) error

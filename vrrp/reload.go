@@ -135,6 +135,7 @@ func (e *Engine) reload(now time.Time, cfg *config.Config) error {
 		}
 	}
 	e.startWhenLinked(now, added)
+	e.syncFirewall(nil) // accept or no_accept may have changed on a holder
 	return nil
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/vipd/vipd/lb/dataplane"
 	"github.com/vipd/vipd/vrrp"
 	"github.com/vipd/vipd/vrrp/announce"
+	"github.com/vipd/vipd/vrrp/firewall"
 	"github.com/vipd/vipd/vrrp/notify"
 	"github.com/vipd/vipd/vrrp/track"
 	"github.com/vipd/vipd/vrrp/vip"
@@ -98,8 +99,11 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		OpenAnnouncer: func(ifname string) (vrrp.Announcer, error) {
 			return announce.Open(ifname)
 		},
-		Addrs:    addrs,
-		VMACs:    addrs,
+		Addrs: addrs,
+		VMACs: addrs,
+		OpenFirewall: func() (vrrp.Firewall, error) {
+			return firewall.Open(nil, firewall.DefaultTable)
+		},
 		Notifier: notifier,
 		Trackers: vrrp.RunTrackers(runner, clock.Real(), log),
 	})

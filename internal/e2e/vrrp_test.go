@@ -525,3 +525,43 @@ func TestMetricsScrape(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictNoAcceptDropsVIPTraffic is seed 002's warning: with vrrp_strict
+// (no_accept) the master's VIP answers ARP but not ping, because the
+// firewall drops traffic to it, as keepalived's nftables rules do; `accept`
+// on reload makes it reachable without moving it.
+func TestStrictNoAcceptDropsVIPTraffic(t *testing.T) {
+	w := newWorld(t, 2)
+	vip := w.watch(t, 200)[0]
+	strict := "global_defs {\n    vrrp_strict\n}\n"
+	// VRRPv3: keepalived's strict mode refuses accept with v2.
+	v := w.start(t, 0, strict+instanceConf("VI_1", 51, 150, vip, "    version 3"))
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+	client := w.lab.Nodes[1]
+	ping := func() error {
+		_, err := client.Exec(context.Background(), "ping", "-c1", "-W1", vip.String())
+		return err
+	}
+	if err := ping(); err == nil {
+		t.Errorf("the strict master's VIP answers ping; keepalived drops traffic to it (no_accept)")
+	}
+	if err := os.WriteFile(v.Conf, []byte(strict+instanceConf("VI_1", 51, 150, vip, "    version 3\n    accept")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if err = ping(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Errorf("VIP still unreachable after reloading with accept: %v", err)
+	}
+	w.holdsOnly(t, vip, "n1", 100*time.Millisecond)
+	if r := w.obs.Snapshot().VIP(vip); r.NoHolder != 0 {
+		t.Errorf("%s was unheld for %s across the reload, want 0", vip, r.NoHolder)
+	}
+}

@@ -13,8 +13,8 @@ var unsupportedGlobal = map[string]bool{
 	"vrrp_no_swap": true, "checker_no_swap": true, "vrrp_priority": true,
 	"checker_priority": true, "vrrp_rt_priority": true, "checker_rt_priority": true,
 	"enable_traps": true, "enable_snmp_vrrp": true, "enable_snmp_checker": true,
-	"dynamic_interfaces": true, "vrrp_notify_fifo": true, "notify_fifo": true,
-	"lvs_notify_fifo": true, "max_auto_priority": true,
+	"dynamic_interfaces": true,
+	"lvs_notify_fifo":    true, "lvs_notify_fifo_script": true, "max_auto_priority": true,
 	"vrrp_min_garp": true, "lvs_sync_daemon": true, "lvs_flush": true,
 	"vrrp_netlink_cmd_rcv_bufs": true, "vrrp_netlink_monitor_rcv_bufs": true,
 	"smtp_alert": true, "smtp_helo_name": true, "default_interface": true,
@@ -40,6 +40,25 @@ func (p *parser) globalDefs(body []*node) {
 			g.EnableScriptSecurity = p.boolArg(n)
 		case "vrrp_strict":
 			g.VRRPStrict = p.boolArg(n)
+		case "notify_fifo", "vrrp_notify_fifo":
+			f := &g.NotifyFIFO
+			if n.key() == "vrrp_notify_fifo" {
+				f = &g.VRRPNotifyFIFO
+			}
+			if path, ok := p.needArg(n); ok {
+				if !strings.HasPrefix(path, "/") {
+					p.errorf(n.pos, "%s %q: want an absolute path", n.key(), path)
+				}
+				f.Pos, f.Path, f.User, f.Group = n.pos, path, n.arg(2), n.arg(3)
+			}
+		case "notify_fifo_script", "vrrp_notify_fifo_script":
+			f := &g.NotifyFIFO
+			if n.key() == "vrrp_notify_fifo_script" {
+				f = &g.VRRPNotifyFIFO
+			}
+			if cmd, ok := p.needArg(n); ok {
+				f.Script, f.ScriptUser, f.ScriptGroup = cmd, n.arg(2), n.arg(3)
+			}
 		case "vrrp_lower_prio_no_advert":
 			g.VRRPLowerPrioNoAdvert = p.boolArg(n)
 		case "vrrp_higher_prio_send_advert":

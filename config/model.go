@@ -84,6 +84,10 @@ type GlobalDefs struct {
 	ScriptGroup          string
 	EnableScriptSecurity bool
 	VRRPStrict           bool
+	// NotifyFIFO (notify_fifo) and VRRPNotifyFIFO (vrrp_notify_fifo) get a
+	// line per VRRP state change; Path "" when not configured.
+	NotifyFIFO     NotifyFIFO
+	VRRPNotifyFIFO NotifyFIFO
 	// Defaults of the vrrp_instance keywords of the same name.
 	VRRPLowerPrioNoAdvert    bool
 	VRRPHigherPrioSendAdvert bool
@@ -122,6 +126,17 @@ type Script struct {
 	User     string
 	Group    string
 	InitFail bool
+}
+
+// NotifyFIFO is a named pipe vipd writes notify lines to, and the script
+// it starts to read them (keepalived notify_fifo / notify_fifo_script).
+type NotifyFIFO struct {
+	Pos         Pos
+	Path        string
+	User, Group string // the pipe's owner when vipd creates it
+	Script      string // started with Path appended; "" for none
+	ScriptUser  string
+	ScriptGroup string
 }
 
 // TrackFile is a vrrp_track_file.

@@ -102,6 +102,11 @@ func VetScripts(cfg *config.Config) []string {
 			}
 		}
 	}
+	for _, f := range []*config.NotifyFIFO{&g.NotifyFIFO, &g.VRRPNotifyFIFO} {
+		if f.Path != "" && vet("notify_fifo_script of "+f.Path, f.Script, f.ScriptUser, f.ScriptGroup) {
+			f.Script = ""
+		}
+	}
 	if !security && checked {
 		line := "SECURITY VIOLATION - scripts are being executed but script_security not enabled."
 		if insecure {

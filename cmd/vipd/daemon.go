@@ -41,13 +41,15 @@ var version = "dev"
 
 // daemon wires the engine to the OS, the control socket and signals.
 type daemon struct {
-	opt     options
-	log     *slog.Logger
-	cfg     *config.Config // as loaded at start (global settings that need a restart)
-	engine  *vrrp.Engine
-	arb     *arbiter.Arbiter // nil without an arbiter block
-	side    *side            // gateway prober and gossip; nil without an arbiter block
-	started time.Time
+	opt    options
+	log    *slog.Logger
+	cfg    *config.Config // as loaded at start (global settings that need a restart)
+	engine *vrrp.Engine
+	// notifier writes the notify FIFOs, opened for the engine's run.
+	notifier *fifoNotifier
+	arb      *arbiter.Arbiter // nil without an arbiter block
+	side     *side            // gateway prober and gossip; nil without an arbiter block
+	started  time.Time
 
 	mu       sync.Mutex // guards reloaded and lb
 	reloaded time.Time
@@ -84,7 +86,7 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		gate = arb
 	}
 	runner := track.ExecRunner{}
-	notifier := notify.New(log, runner, notify.DefaultTimeout)
+	notifier := &fifoNotifier{Notifier: notify.New(log, runner, notify.DefaultTimeout), log: log}
 	eng := vrrp.NewEngine(cfg, vrrp.Options{
 		Arbiter: gate,
 		Node:    o.node,
@@ -117,7 +119,7 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		}
 		sd.emb = emb
 	}
-	return &daemon{opt: o, log: log, cfg: cfg, engine: eng, arb: arb, side: sd, started: time.Now()}, nil
+	return &daemon{opt: o, log: log, cfg: cfg, engine: eng, notifier: notifier, arb: arb, side: sd, started: time.Now()}, nil
 }
 
 // run runs the engine and the control socket until ctx ends; SIGHUP reloads.
@@ -131,6 +133,8 @@ func (d *daemon) run(ctx context.Context) error {
 		stopArbiter := d.startArbiter(ctx)
 		defer stopArbiter()
 	}
+	d.notifier.open(&d.cfg.Global)
+	defer d.notifier.close() // after the engine's STOP lines
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.engine.Run(ctx) })
 	if err := d.startLB(ctx, d.cfg, nil); err != nil {
@@ -252,6 +256,9 @@ func (d *daemon) Reload() error {
 	}
 	for _, f := range vrrp.VetScripts(cfg) {
 		d.log.Warn("script security", "finding", f)
+	}
+	if fifoChanged(d.cfg.Global.NotifyFIFO, cfg.Global.NotifyFIFO) || fifoChanged(d.cfg.Global.VRRPNotifyFIFO, cfg.Global.VRRPNotifyFIFO) {
+		d.log.Warn("notify_fifo settings changed: they take effect when vipd restarts; the running FIFOs stay")
 	}
 	// The new load balancer is built (pure) before anything changes, so
 	// a virtual server it rejects rejects the whole reload.

@@ -565,3 +565,24 @@ func TestStrictNoAcceptDropsVIPTraffic(t *testing.T) {
 		t.Errorf("%s was unheld for %s across the reload, want 0", vip, r.NoHolder)
 	}
 }
+
+// TestNotifyFIFO: vrrp_notify_fifo gets keepalived's lines and its script
+// reads them (the FIFO's path is the script's last argument).
+func TestNotifyFIFO(t *testing.T) {
+	w := newWorld(t, 1)
+	vip := w.watch(t, 200)[0]
+	fifo, out := filepath.Join(w.dir, "notify.fifo"), filepath.Join(w.dir, "fifo.out")
+	global := fmt.Sprintf("global_defs {\n    vrrp_notify_fifo %s\n    vrrp_notify_fifo_script \"/bin/sh -c 'cat \\\"$0\\\" >> %s'\"\n}\n", fifo, out)
+	w.start(t, 0, global+instanceConf("VI_1", 51, 150, vip, ""))
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+	want := "INSTANCE \"VI_1\" BACKUP 150\nINSTANCE \"VI_1\" MASTER 150\n"
+	var got []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if got, _ = os.ReadFile(out); strings.HasPrefix(string(got), want) {
+			break
+		}
+	}
+	if !strings.HasPrefix(string(got), want) {
+		t.Errorf("the fifo script read %q, want %q first", got, want)
+	}
+}

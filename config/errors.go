@@ -19,6 +19,54 @@ func (p Pos) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
 type Warning struct {
 	Pos Pos
 	Msg string
+	// Kind says what the warning means for a drop-in: a keyword ignored
+	// that changes where VIPs or traffic go makes `vipd -t` fail.
+	Kind WarningKind
+}
+
+// WarningKind classifies warnings for `vipd -t`'s summary.
+type WarningKind int
+
+const (
+	// WarnAdjusted: a value vipd had to adjust, a deprecated spelling...
+	WarnAdjusted WarningKind = iota
+	// WarnIgnored: a keepalived keyword vipd ignores, which cannot change
+	// where VIPs or traffic go (mail, SNMP, process priorities).
+	WarnIgnored
+	// WarnIgnoredAffecting: a keepalived keyword vipd ignores although
+	// keepalived would move VIPs or traffic with it.
+	WarnIgnoredAffecting
+	// WarnUnknown: not a keyword vipd knows in that block.
+	WarnUnknown
+)
+
+// Summary counts the warnings of a load by kind.
+type Summary struct {
+	Adjusted, Ignored, IgnoredAffecting, Unknown int
+}
+
+// Summarize counts warns by kind.
+func Summarize(warns []Warning) Summary {
+	var s Summary
+	for _, w := range warns {
+		switch w.Kind {
+		case WarnIgnored:
+			s.Ignored++
+		case WarnIgnoredAffecting:
+			s.IgnoredAffecting++
+		case WarnUnknown:
+			s.Unknown++
+		default:
+			s.Adjusted++
+		}
+	}
+	return s
+}
+
+// String is the one-line summary `vipd -t` prints.
+func (s Summary) String() string {
+	return fmt.Sprintf("%d ignored keywords that change where VIPs or traffic go, %d ignored that cannot, %d unknown, %d adjusted",
+		s.IgnoredAffecting, s.Ignored, s.Unknown, s.Adjusted)
 }
 
 // String returns "file:line: msg".

@@ -18,7 +18,7 @@ var unsupportedGlobal = map[string]bool{
 	"vrrp_min_garp": true, "lvs_sync_daemon": true, "lvs_flush": true,
 	"vrrp_netlink_cmd_rcv_bufs": true, "vrrp_netlink_monitor_rcv_bufs": true,
 	"smtp_alert": true, "smtp_helo_name": true, "default_interface": true,
-	"vrrp_garp_extra_if": true, "vrrp_version_3_no_checksum": true,
+	"vrrp_garp_extra_if": true, "v3_checksum_as_v2": true,
 }
 
 func (p *parser) globalDefs(body []*node) {

@@ -60,11 +60,19 @@ func (p *parser) warnf(pos Pos, format string, args ...any) {
 }
 
 func (p *parser) unknown(n *node, where string) {
-	p.warnf(n.pos, "unknown keyword %q in %s", n.key(), where)
+	p.warns = append(p.warns, Warning{Pos: n.pos, Msg: fmt.Sprintf("unknown keyword %q in %s", n.key(), where), Kind: WarnUnknown})
 }
 
+// unsupported ignores a keepalived keyword vipd does not implement, and
+// says whether keepalived would move VIPs or traffic with it (harmless
+// lists those that cannot).
 func (p *parser) unsupported(n *node) {
-	p.warnf(n.pos, "%q is not supported by vipd; ignored", n.key())
+	w := Warning{Pos: n.pos, Msg: fmt.Sprintf("%q is not supported by vipd; ignored", n.key()), Kind: WarnIgnored}
+	if !harmless[n.key()] {
+		w.Msg += " (keepalived would change where VIPs or traffic go with it: vipd -t fails)"
+		w.Kind = WarnIgnoredAffecting
+	}
+	p.warns = append(p.warns, w)
 }
 
 func (p *parser) mark(obj any, n *node) {

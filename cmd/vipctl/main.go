@@ -16,6 +16,7 @@ import (
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/internal/control"
+	"github.com/vipd/vipd/vrrp"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -112,8 +113,15 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: configuration OK (%d instances, %d virtual servers, %d warnings)\n",
-				file, len(cfg.Instances), len(cfg.VirtualServers), len(warns))
+			for _, f := range vrrp.VetScripts(cfg) {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: scripts:", f)
+			}
+			sum := config.Summarize(warns)
+			if sum.IgnoredAffecting > 0 {
+				return fmt.Errorf("%s: not a drop-in: %s", file, sum)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: configuration OK (%d instances, %d virtual servers; %s)\n",
+				file, len(cfg.Instances), len(cfg.VirtualServers), sum)
 			return nil
 		},
 	}

@@ -79,8 +79,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		for _, f := range findings {
 			fmt.Fprintln(stderr, "warning: scripts:", f)
 		}
-		fmt.Fprintf(stdout, "%s: configuration OK (%d instances, %d virtual servers, %d warnings)\n",
-			o.file, len(cfg.Instances), len(cfg.VirtualServers), len(warns)+len(findings))
+		// A keyword keepalived would move VIPs or traffic with, ignored
+		// here, fails the check: the configuration would not do what it
+		// says.
+		sum := config.Summarize(warns)
+		if sum.IgnoredAffecting > 0 {
+			fmt.Fprintf(stderr, "%s: not a drop-in: %s\n", o.file, sum)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: configuration OK (%d instances, %d virtual servers; %s; %d script findings)\n",
+			o.file, len(cfg.Instances), len(cfg.VirtualServers), sum, len(findings))
 		return 0
 	}
 

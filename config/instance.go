@@ -13,7 +13,7 @@ var unsupportedInstance = map[string]bool{
 	"virtual_routes": true, "virtual_rules": true, "smtp_alert": true, "debug": true,
 	"native_ipv6": true, "unicast_fault_no_peer": true,
 	"notify_master_rx_lower_pri": true, "notify_deleted": true, "notify_priority_changes": true,
-	"track_process": true, "track_bfd": true, "garp_extra_if": true, "kernel_rx_buf_size": true,
+	"track_bfd": true, "garp_extra_if": true, "kernel_rx_buf_size": true,
 	"timer_expired_backup": true, "use_vmac_addr": true,
 	"vmac_xmit_base_addr": true, "linkbeat_use_polling": true, "mcast_dst_ip": true,
 }
@@ -81,6 +81,8 @@ func (p *parser) instanceKeyword(in *Instance, c *node) {
 		in.TrackScripts = append(in.TrackScripts, p.trackRefs(c, 253)...)
 	case "track_file":
 		in.TrackFiles = append(in.TrackFiles, p.trackRefs(c, 254)...)
+	case "track_process":
+		in.TrackProcesses = append(in.TrackProcesses, p.trackRefs(c, 254)...)
 	case "use_vmac":
 		in.UseVMAC = true
 		in.VMACName = c.arg(1)

@@ -379,3 +379,37 @@ func TestSyncGroupTracking(t *testing.T) {
 		})
 	}
 }
+
+// vrrp_track_process with keepalived's keywords and rules.
+func TestTrackProcess(t *testing.T) {
+	src := "vrrp_track_process web {\n process /usr/sbin/nginx -g \"daemon off;\"\n weight -30 reverse\n quorum 2\n quorum_max 4\n delay 0.5\n}\n" +
+		"vrrp_track_process gone {\n process cron\n quorum_max 0\n}\n" +
+		instanceSrc("    track_process {\n        web\n        gone weight 0\n    }\n    arbiter off\n")
+	cfg, warns := mustParse(t, src)
+	if len(warns) > 0 {
+		t.Errorf("warnings: %q", warns)
+	}
+	want := &TrackProcess{Pos: Pos{"t.conf", 1}, Name: "web", Process: "/usr/sbin/nginx", Params: []string{"-g", "daemon off;"},
+		ParamMatch: ParamMatchExact, FullCommand: true, Weight: -30, Reverse: true, Quorum: 2, QuorumMax: 4,
+		ForkDelay: 500 * time.Millisecond, TerminateDelay: 500 * time.Millisecond}
+	if diff := cmp.Diff(want, cfg.TrackProcess("web")); diff != "" {
+		t.Errorf("web (-want +got):\n%s", diff)
+	}
+	if g := cfg.TrackProcess("gone"); g.Quorum != 0 || g.QuorumMax != 0 {
+		t.Errorf("gone: quorum %d..%d, want 0..0 (the process must not run)", g.Quorum, g.QuorumMax)
+	}
+	refs := cfg.Instance("VI_1").TrackProcesses
+	if len(refs) != 2 || refs[0].Weight != -30 || !refs[0].Reverse || refs[1].Weight != 0 {
+		t.Errorf("instance refs %+v, want web -30 reverse and gone 0", refs)
+	}
+	for _, bad := range []struct{ src, err string }{
+		{"vrrp_track_process x {\n weight 1\n}\n", "process name not specified"},
+		{"vrrp_track_process x {\n process a-name-longer-than-15\n}\n", "longer than a process name can be"},
+		{"vrrp_track_process x {\n process a\n quorum 3\n quorum_max 2\n}\n", "quorum_max 2 is less than quorum 3"},
+		{instanceSrc("    track_process {\n        nope\n    }\n"), `track_process "nope" is not a defined vrrp_track_process`},
+	} {
+		if _, _, err := Parse("t.conf", []byte(bad.src)); err == nil || !strings.Contains(err.Error(), bad.err) {
+			t.Errorf("%q: error %v, want %q", bad.src, err, bad.err)
+		}
+	}
+}

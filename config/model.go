@@ -11,6 +11,7 @@ type Config struct {
 	Global              GlobalDefs
 	Scripts             []*Script
 	TrackFiles          []*TrackFile
+	TrackProcesses      []*TrackProcess
 	SyncGroups          []*SyncGroup
 	Instances           []*Instance
 	VirtualServerGroups []*VirtualServerGroup
@@ -139,6 +140,38 @@ type NotifyFIFO struct {
 	ScriptGroup string
 }
 
+// TrackProcess is a vrrp_track_process.
+type TrackProcess struct {
+	Pos         Pos
+	Name        string
+	Process     string   // comm, or argv[0] with FullCommand
+	Params      []string // arguments after the process name
+	ParamMatch  string   // "" (none), ParamMatchExact, "initial" or "partial"
+	FullCommand bool
+	Weight      int // -254..254, default 0
+	Reverse     bool
+	Quorum      int // default 1
+	QuorumMax   int // -1: unlimited (the default)
+	ForkDelay   time.Duration
+	// TerminateDelay: the count must stay below quorum this long before
+	// the process counts as down.
+	TerminateDelay time.Duration
+}
+
+// ParamMatchExact is param_match without an argument (or implied by
+// arguments after the process name).
+const ParamMatchExact = "exact"
+
+// TrackProcess returns the vrrp_track_process called name, or nil.
+func (c *Config) TrackProcess(name string) *TrackProcess {
+	for _, t := range c.TrackProcesses {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
 // TrackFile is a vrrp_track_file.
 type TrackFile struct {
 	Pos       Pos
@@ -164,6 +197,7 @@ type SyncGroup struct {
 	TrackScripts            []TrackRef
 	TrackInterfaces         []TrackInterface
 	TrackFiles              []TrackRef
+	TrackProcesses          []TrackRef
 	GlobalTracking          bool
 	SyncGroupTrackingWeight bool
 }
@@ -242,6 +276,7 @@ type Instance struct {
 	TrackInterfaces []TrackInterface
 	TrackScripts    []TrackRef
 	TrackFiles      []TrackRef
+	TrackProcesses  []TrackRef
 
 	UseVMAC      bool
 	VMACName     string // default "vrrp.<vrid>" when UseVMAC

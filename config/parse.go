@@ -227,7 +227,7 @@ func listItems(n *node) []string {
 // skipped with a warning rather than reported as unknown.
 var unsupportedTop = map[string]bool{
 	"static_ipaddress": true, "static_routes": true, "static_rules": true,
-	"vrrp_track_process": true, "bfd_instance": true, "garp_group": true,
+	"bfd_instance": true, "garp_group": true,
 	"linkbeat_use_polling": true, "net_namespace": true, "net_namespace_ipvs": true,
 	"instance": true, "use_pid_dir": true,
 }
@@ -252,6 +252,8 @@ func (p *parser) top(nodes []*node) {
 			p.script(n)
 		case "vrrp_track_file", "track_file": // track_file: keepalived's current name
 			p.trackFile(n)
+		case "vrrp_track_process":
+			p.trackProcess(n)
 		case "vrrp_sync_group":
 			p.syncGroup(n)
 		case "vrrp_instance":

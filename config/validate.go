@@ -11,15 +11,18 @@ func (p *parser) validate() {
 	c := p.cfg
 	dupNames(p, "vrrp_script", c.Scripts, func(s *Script) (string, Pos) { return s.Name, s.Pos })
 	dupNames(p, "vrrp_track_file", c.TrackFiles, func(f *TrackFile) (string, Pos) { return f.Name, f.Pos })
+	dupNames(p, "vrrp_track_process", c.TrackProcesses, func(t *TrackProcess) (string, Pos) { return t.Name, t.Pos })
 	dupNames(p, "vrrp_sync_group", c.SyncGroups, func(g *SyncGroup) (string, Pos) { return g.Name, g.Pos })
 	dupNames(p, "vrrp_instance", c.Instances, func(in *Instance) (string, Pos) { return in.Name, in.Pos })
 	dupNames(p, "virtual_server_group", c.VirtualServerGroups, func(g *VirtualServerGroup) (string, Pos) { return g.Name, g.Pos })
 
 	for _, in := range c.Instances {
 		p.resolveTracks(in.TrackScripts, in.TrackFiles)
+		p.resolveProcesses(in.TrackProcesses)
 	}
 	for _, g := range c.SyncGroups {
 		p.resolveTracks(g.TrackScripts, g.TrackFiles)
+		p.resolveProcesses(g.TrackProcesses)
 		p.syncMembers(g)
 	}
 	p.trackingRules()
@@ -76,6 +79,23 @@ func (p *parser) resolveTracks(scripts, files []TrackRef) {
 		if !r.WeightSet {
 			r.Weight = f.Weight
 			r.Reverse = r.Reverse != f.Reverse
+		}
+	}
+}
+
+// resolveProcesses checks that tracked processes exist and gives an entry
+// without its own weight the process's weight and direction.
+func (p *parser) resolveProcesses(refs []TrackRef) {
+	for i := range refs {
+		r := &refs[i]
+		t := p.cfg.TrackProcess(r.Name)
+		if t == nil {
+			p.errorf(r.Pos, "track_process %q is not a defined vrrp_track_process", r.Name)
+			continue
+		}
+		if !r.WeightSet {
+			r.Weight = t.Weight
+			r.Reverse = r.Reverse != t.Reverse
 		}
 	}
 }
@@ -176,6 +196,12 @@ func (p *parser) trackingRules() {
 					r.Weight = 0
 				}
 			}
+			for i := range g.TrackProcesses {
+				if r := &g.TrackProcesses[i]; r.Weight != 0 {
+					p.warnf(r.Pos, "vrrp_sync_group %q: track_process %q weight %d cleared: a member has priority 255", g.Name, r.Name, r.Weight)
+					r.Weight = 0
+				}
+			}
 			for i := range g.TrackInterfaces {
 				if t := &g.TrackInterfaces[i]; t.Weight != 0 {
 					p.warnf(t.Pos, "vrrp_sync_group %q: track_interface %s weight %d cleared: a member has priority 255", g.Name, t.Name, t.Weight)
@@ -191,6 +217,7 @@ func (p *parser) trackingRules() {
 			in.TrackScripts = append(in.TrackScripts, g.TrackScripts...)
 			in.TrackFiles = append(in.TrackFiles, g.TrackFiles...)
 			in.TrackInterfaces = append(in.TrackInterfaces, g.TrackInterfaces...)
+			in.TrackProcesses = append(in.TrackProcesses, g.TrackProcesses...)
 		}
 	}
 }

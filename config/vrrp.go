@@ -92,6 +92,79 @@ func (p *parser) trackFile(n *node) {
 	p.cfg.TrackFiles = append(p.cfg.TrackFiles, f)
 }
 
+// trackProcess parses a vrrp_track_process block with keepalived's
+// keywords and rules (vrrp_parser.c vrrp_tprocess_*).
+func (p *parser) trackProcess(n *node) {
+	name, ok := p.name(n)
+	body, ok2 := p.body(n)
+	if !ok || !ok2 {
+		return
+	}
+	tp := &TrackProcess{Pos: n.pos, Name: name, Quorum: 1, QuorumMax: -1}
+	for _, c := range body {
+		p.mark(tp, c)
+		switch c.key() {
+		case "process":
+			if v, ok := p.needArg(c); ok {
+				tp.Process, tp.Params = v, c.args[2:]
+				if len(tp.Params) > 0 {
+					if tp.ParamMatch == "" {
+						tp.ParamMatch = ParamMatchExact
+					}
+					tp.FullCommand = true
+				}
+			}
+		case "param_match":
+			switch c.arg(1) {
+			case "":
+				tp.ParamMatch = ParamMatchExact
+			case "initial", "partial":
+				tp.ParamMatch = c.arg(1)
+			default:
+				p.errorf(c.pos, "param_match %q: want initial or partial (or nothing, for exact)", c.arg(1))
+			}
+			tp.FullCommand = true
+		case "full_command":
+			tp.FullCommand = true
+		case "weight":
+			tp.Weight, _ = p.intArg(c, -254, 254)
+			switch c.arg(2) {
+			case "":
+			case "reverse":
+				tp.Reverse = true
+			default:
+				p.errorf(c.pos, "vrrp_track_process %s: unknown weight option %q", name, c.arg(2))
+			}
+		case "quorum":
+			tp.Quorum, _ = p.intArg(c, 1, 65535)
+		case "quorum_max":
+			tp.QuorumMax, _ = p.intArg(c, 0, 65535)
+		case "fork_delay":
+			tp.ForkDelay, _ = p.secArg(c, time.Microsecond, time.Hour, time.Microsecond)
+		case "terminate_delay":
+			tp.TerminateDelay, _ = p.secArg(c, time.Microsecond, time.Hour, time.Microsecond)
+		case "delay":
+			tp.ForkDelay, _ = p.secArg(c, time.Microsecond, time.Hour, time.Microsecond)
+			tp.TerminateDelay = tp.ForkDelay
+		default:
+			p.unknown(c, "vrrp_track_process")
+		}
+	}
+	switch {
+	case tp.Process == "":
+		p.errorf(n.pos, "vrrp_track_process %q: process name not specified", name)
+	case !tp.FullCommand && len(tp.Process) > 15:
+		p.errorf(p.posOf(tp, "process", n.pos), "vrrp_track_process %q: process %q is longer than a process name can be (15 characters); use full_command to match the command line", name, tp.Process)
+	}
+	switch {
+	case tp.QuorumMax == 0:
+		tp.Quorum = 0 // quorum_max 0: the process must not run
+	case tp.QuorumMax > 0 && tp.QuorumMax < tp.Quorum:
+		p.errorf(p.posOf(tp, "quorum_max", n.pos), "vrrp_track_process %q: quorum_max %d is less than quorum %d", name, tp.QuorumMax, tp.Quorum)
+	}
+	p.cfg.TrackProcesses = append(p.cfg.TrackProcesses, tp)
+}
+
 func (p *parser) syncGroup(n *node) {
 	name, ok := p.name(n)
 	body, ok2 := p.body(n)
@@ -122,6 +195,8 @@ func (p *parser) syncGroup(n *node) {
 			g.TrackFiles = append(g.TrackFiles, p.trackRefs(c, 254)...)
 		case "track_interface":
 			g.TrackInterfaces = append(g.TrackInterfaces, p.trackInterfaces(c)...)
+		case "track_process":
+			g.TrackProcesses = append(g.TrackProcesses, p.trackRefs(c, 254)...)
 		case "global_tracking":
 			p.warnf(c.pos, "%q is deprecated, use \"sync_group_tracking_weight\"", c.key())
 			g.GlobalTracking = true

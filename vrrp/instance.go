@@ -169,6 +169,9 @@ func trackersOf(c *config.Instance) []track.Tracker {
 	for _, r := range c.TrackInterfaces {
 		ts = append(ts, track.Tracker{Name: r.Name, Kind: track.KindInterface, Weight: r.Weight, Reverse: r.Reverse})
 	}
+	for _, r := range c.TrackProcesses {
+		ts = append(ts, track.Tracker{Name: r.Name, Kind: track.KindProcess, Weight: r.Weight, Reverse: r.Reverse})
+	}
 	for _, r := range c.TrackFiles {
 		ts = append(ts, track.Tracker{Name: r.Name, Kind: track.KindFile, Weight: r.Weight, Reverse: r.Reverse})
 	}

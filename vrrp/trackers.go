@@ -3,6 +3,7 @@ package vrrp
 import (
 	"context"
 	"log/slog"
+	"math"
 	"os"
 	"sort"
 	"sync"
@@ -21,6 +22,7 @@ func RunTrackers(runner track.Runner, clk clock.Clock, log *slog.Logger) Tracker
 		scripts := map[string]bool{}
 		ifaces := map[string]bool{}
 		files := map[string]bool{}
+		procs := map[string]bool{}
 		for _, in := range cfg.Instances {
 			for _, t := range trackersOf(in) {
 				switch t.Kind {
@@ -30,6 +32,8 @@ func RunTrackers(runner track.Runner, clk clock.Clock, log *slog.Logger) Tracker
 					ifaces[t.Name] = true
 				case track.KindFile:
 					files[t.Name] = true
+				case track.KindProcess:
+					procs[t.Name] = true
 				}
 			}
 		}
@@ -59,6 +63,11 @@ func RunTrackers(runner track.Runner, clk clock.Clock, log *slog.Logger) Tracker
 		}
 		if len(ifaces) > 0 {
 			start("interfaces", track.NewInterfaces(clk, sortedKeys(ifaces)...).Run)
+		}
+		for _, tp := range cfg.TrackProcesses {
+			if procs[tp.Name] {
+				start("vrrp_track_process "+tp.Name, track.NewProcess(processConfig(tp), clk).Run)
+			}
 		}
 		for _, f := range cfg.TrackFiles {
 			if files[f.Name] {
@@ -102,4 +111,22 @@ func (e *Engine) initTrackFiles() {
 			e.log.Error("unable to initialise track file", "track_file", f.Name, "err", err)
 		}
 	}
+}
+
+// processConfig is the tracker's view of a vrrp_track_process.
+func processConfig(tp *config.TrackProcess) track.ProcessConfig {
+	pc := track.ProcessConfig{Name: tp.Name, Process: tp.Process, Params: tp.Params, FullCommand: tp.FullCommand,
+		Quorum: tp.Quorum, QuorumMax: tp.QuorumMax, ForkDelay: tp.ForkDelay, TerminateDelay: tp.TerminateDelay}
+	if pc.QuorumMax < 0 {
+		pc.QuorumMax = math.MaxInt
+	}
+	switch tp.ParamMatch {
+	case config.ParamMatchExact:
+		pc.ParamMatch = track.ParamMatchExact
+	case "partial":
+		pc.ParamMatch = track.ParamMatchPartial
+	case "initial":
+		pc.ParamMatch = track.ParamMatchInitial
+	}
+	return pc
 }

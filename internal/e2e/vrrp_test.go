@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -585,4 +586,26 @@ func TestNotifyFIFO(t *testing.T) {
 	if !strings.HasPrefix(string(got), want) {
 		t.Errorf("the fifo script read %q, want %q first", got, want)
 	}
+}
+
+// TestTrackProcessMovesVIP: killing the tracked process moves the VIP
+// (vrrp_track_process, weight 0: FAULT without it), as with keepalived.
+func TestTrackProcessMovesVIP(t *testing.T) {
+	w := newWorld(t, 2)
+	vip := w.watch(t, 200)[0]
+	arg := fmt.Sprintf("%d.%d", os.Getpid(), time.Now().UnixNano()%100000) // unique to this test
+	proc := exec.Command("/bin/sleep", arg)
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Process.Kill(); proc.Wait() })
+	tracked := fmt.Sprintf("vrrp_track_process app {\n    process /bin/sleep %s\n    delay 0.2\n}\n", arg)
+	w.start(t, 0, tracked+instanceConf("VI_1", 51, 150, vip, "    track_process {\n        app\n    }"))
+	w.start(t, 1, instanceConf("VI_1", 51, 100, vip, ""))
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+	proc.Process.Kill()
+	proc.Wait()
+	w.waitHolder(t, vip, "n2", 10*time.Second)
+	w.vipd["n1"].WaitState(t, "VI_1", "FAULT", 5*time.Second)
+	w.assertNoSplitBrain(t, vip)
 }

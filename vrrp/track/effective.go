@@ -83,7 +83,7 @@ func Effective(base uint8, trackers []Tracker, st map[string]Status) (prio uint8
 			rev = ", reverse"
 		}
 		switch t.Kind {
-		case KindScript, KindInterface:
+		case KindScript, KindInterface, KindProcess:
 			if !known {
 				if t.Weight == 0 {
 					faults = append(faults, fmt.Sprintf("waiting for first result of %s %s", t.Kind, t.Name))

@@ -133,8 +133,8 @@ func TestEffective(t *testing.T) {
 			[]Tracker{scr("chk", 0, false), itf("eth1", 0, false), scr("chk2", 10, false)},
 			sts(bad("chk", KindScript), bad("eth1", KindInterface), good("chk2", KindScript)),
 			want{110, true, "chk failed (fault); eth1 down (fault)"}},
-		{"unknown kind faults", 100, []Tracker{{Name: "x", Kind: "process"}}, nil,
-			want{100, true, `unknown tracker kind "process" for x`}},
+		{"unknown kind faults", 100, []Tracker{{Name: "x", Kind: "bfd"}}, nil,
+			want{100, true, `unknown tracker kind "bfd" for x`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

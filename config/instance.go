@@ -10,7 +10,7 @@ import (
 // unsupportedInstance are keepalived vrrp_instance keywords vipd accepts
 // and ignores with a warning.
 var unsupportedInstance = map[string]bool{
-	"virtual_routes": true, "virtual_rules": true, "smtp_alert": true, "debug": true,
+	"smtp_alert": true, "debug": true,
 	"native_ipv6": true, "unicast_fault_no_peer": true,
 	"notify_master_rx_lower_pri": true, "notify_deleted": true, "notify_priority_changes": true,
 	"track_bfd": true, "garp_extra_if": true, "kernel_rx_buf_size": true,
@@ -67,6 +67,10 @@ func (p *parser) instanceKeyword(in *Instance, c *node) {
 		in.VIPs = append(in.VIPs, p.vips(c)...)
 	case "virtual_ipaddress_excluded":
 		in.ExcludedVIPs = append(in.ExcludedVIPs, p.vips(c)...)
+	case "virtual_routes":
+		in.VirtualRoutes = append(in.VirtualRoutes, p.routes(c)...)
+	case "virtual_rules":
+		in.VirtualRules = append(in.VirtualRules, p.rules(c)...)
 	case "mcast_src_ip":
 		in.MCastSrcIP, _ = p.addrArg(c)
 	case "unicast_src_ip":

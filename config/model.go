@@ -8,10 +8,15 @@ import (
 // Config is a parsed and validated configuration. Every default is filled
 // in by the parser, so consumers never guess.
 type Config struct {
-	Global              GlobalDefs
-	Scripts             []*Script
-	TrackFiles          []*TrackFile
-	TrackProcesses      []*TrackProcess
+	Global         GlobalDefs
+	Scripts        []*Script
+	TrackFiles     []*TrackFile
+	TrackProcesses []*TrackProcess
+	// static_ipaddress, static_routes, static_rules: installed while vipd
+	// runs, whatever the VRRP states.
+	StaticAddresses     []VIP
+	StaticRoutes        []Route
+	StaticRules         []Rule
 	SyncGroups          []*SyncGroup
 	Instances           []*Instance
 	VirtualServerGroups []*VirtualServerGroup
@@ -277,6 +282,10 @@ type Instance struct {
 	TrackScripts    []TrackRef
 	TrackFiles      []TrackRef
 	TrackProcesses  []TrackRef
+	// VirtualRoutes and VirtualRules are installed while the instance is
+	// master, after its VIPs.
+	VirtualRoutes []Route
+	VirtualRules  []Rule
 
 	UseVMAC      bool
 	VMACName     string // default "vrrp.<vrid>" when UseVMAC

@@ -226,7 +226,6 @@ func listItems(n *node) []string {
 // unsupportedTop are keepalived blocks vipd does not implement; they are
 // skipped with a warning rather than reported as unknown.
 var unsupportedTop = map[string]bool{
-	"static_ipaddress": true, "static_routes": true, "static_rules": true,
 	"bfd_instance": true, "garp_group": true,
 	"linkbeat_use_polling": true, "net_namespace": true, "net_namespace_ipvs": true,
 	"instance": true, "use_pid_dir": true,
@@ -254,6 +253,12 @@ func (p *parser) top(nodes []*node) {
 			p.trackFile(n)
 		case "vrrp_track_process":
 			p.trackProcess(n)
+		case "static_ipaddress":
+			p.cfg.StaticAddresses = append(p.cfg.StaticAddresses, p.vips(n)...)
+		case "static_routes":
+			p.cfg.StaticRoutes = append(p.cfg.StaticRoutes, p.routes(n)...)
+		case "static_rules":
+			p.cfg.StaticRules = append(p.cfg.StaticRules, p.rules(n)...)
 		case "vrrp_sync_group":
 			p.syncGroup(n)
 		case "vrrp_instance":

@@ -31,8 +31,11 @@ type Options struct {
 	// OpenFirewall, when set, enforces no_accept (keepalived's accept
 	// mode); nil leaves it unenforced, with a warning.
 	OpenFirewall FirewallOpener
-	Notifier     Notifier
-	Trackers     Trackers
+	// Routes installs virtual_routes/virtual_rules and the static ones;
+	// nil: configurations that have them are refused at Run.
+	Routes   RouteManager
+	Notifier Notifier
+	Trackers Trackers
 	// Arbiter gates mastership; nil runs plain VRRP (as keepalived).
 	Arbiter mastership.Arbiter
 	// Node is this node's name, given to notify scripts as VIPD_NODE.
@@ -154,6 +157,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer e.tasks.Wait()
 	now := time.Now()
 	e.runCtx = ctx
+	if err := e.canRoute(e.cfg); err != nil {
+		return err
+	}
 	if err := e.build(ctx, e.cfg, now); err != nil {
 		e.closeLinks()
 		return err
@@ -163,6 +169,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.log.Info("delaying startup: no instance becomes master before the delay ends", "vrrp_startup_delay", d)
 	}
 	e.initTrackFiles()
+	e.applyStatic(nil, e.cfg)
 	e.restartTrackers(e.cfg)
 	e.startWhenLinked(now, e.insts)
 
@@ -308,6 +315,7 @@ func (e *Engine) build(ctx context.Context, cfg *config.Config, now time.Time) e
 		if err := e.opt.Addrs.Remove(in.vips); err != nil {
 			e.log.Warn("remove stale VIPs", "instance", c.Name, "err", err)
 		}
+		e.deleteVirtualRoutes(in, c.VirtualRoutes, c.VirtualRules) // a previous incarnation's too
 	}
 	e.buildGroups(cfg)
 	// Only now that no VIP of a previous incarnation is left in the kernel
@@ -695,6 +703,7 @@ func (e *Engine) transitioned(now time.Time, in *instance, t Transition) {
 // refreshing and announcing them: every step-down, stop and removal goes
 // through it.
 func (e *Engine) removeVIPs(in *instance) {
+	e.deleteVirtualRoutes(in, in.cfg.VirtualRoutes, in.cfg.VirtualRules)
 	if err := e.opt.Addrs.Remove(in.vips); err != nil {
 		in.log.Error("remove VIPs", "err", err)
 	}
@@ -732,6 +741,9 @@ func (e *Engine) installVIPs(now time.Time, in *instance) error {
 		return fmt.Errorf("install VIPs: %w", err)
 	}
 	in.holding = true
+	if !in.routed {
+		e.addVirtualRoutes(in)
+	}
 	in.fenceUntil = now.Add(lt)
 	return nil
 }
@@ -767,6 +779,7 @@ func (e *Engine) shutdown(now time.Time) {
 	e.flushReleases()
 	e.flushCandidacies(now)
 	e.closeFirewall()
+	e.applyStatic(e.cfg, nil)
 	if e.stopTrackers != nil {
 		e.stopTrackers()
 	}

@@ -11,11 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/vrrp/notify"
@@ -769,6 +772,73 @@ func TestEngineAcceptModeNeedsNoFirewall(t *testing.T) {
 		n1.stop()
 		if opened {
 			t.Errorf("a firewall was opened for an instance in accept mode")
+		}
+	})
+}
+
+// fakeRoutes records route and rule operations with the VIPs held then.
+type fakeRoutes struct {
+	mu    sync.Mutex
+	addrs *fakeAddrs
+	ops   []string
+}
+
+func (f *fakeRoutes) record(op string, routes []config.Route, rules []config.Rule) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var s []string
+	for _, r := range routes {
+		s = append(s, r.Dst.String())
+	}
+	for _, r := range rules {
+		s = append(s, "rule:"+strconv.Itoa(r.Table))
+	}
+	f.ops = append(f.ops, fmt.Sprintf("%s %s vips=%v", op, strings.Join(s, ","), f.addrs.held()))
+}
+
+func (f *fakeRoutes) Add(routes []config.Route, rules []config.Rule) error {
+	f.record("add", routes, rules)
+	return nil
+}
+
+func (f *fakeRoutes) Delete(routes []config.Route, rules []config.Rule) error {
+	f.record("del", routes, rules)
+	return nil
+}
+
+func (f *fakeRoutes) log() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.ops)
+}
+
+// virtual_routes/virtual_rules follow mastership, after the VIPs in and
+// before them out; static_routes live as long as the engine.
+func TestEngineVirtualAndStaticRoutes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := &fakeLAN{}
+		var rt *fakeRoutes
+		conf := "static_routes {\n    10.80.0.0/16 dev eth0\n}\n" +
+			fastConf(100, "virtual_routes {\n 10.90.0.0/16 via 10.0.0.254\n }\n virtual_rules {\n from 10.0.0.100 table 100\n }")
+		n1 := startNode(t, lan, "10.0.0.1", conf, func(o *Options) {
+			rt = &fakeRoutes{addrs: o.Addrs.(*fakeAddrs)}
+			o.Routes = rt
+		})
+		eventually(t, "n1 master", func() bool { return n1.state(t) == "MASTER" })
+		n2 := startNode(t, lan, "10.0.0.2", fastConf(150, ""))
+		eventually(t, "n2 takes over", func() bool { return n2.state(t) == "MASTER" && n1.state(t) == "BACKUP" })
+		n1.stop()
+		want := []string{
+			"del 10.90.0.0/16,rule:100 vips=[]",              // at start: a previous incarnation's
+			"add 10.80.0.0/16 vips=[]",                       // static, at start
+			"del 10.90.0.0/16,rule:100 vips=[]",              // entering BACKUP removes leftovers, as keepalived does
+			"add 10.90.0.0/16,rule:100 vips=[10.0.0.100/24]", // master: after the VIP
+			"del 10.90.0.0/16,rule:100 vips=[10.0.0.100/24]", // step-down: before the VIP goes
+			"del 10.90.0.0/16,rule:100 vips=[]",              // shutdown's removal
+			"del 10.80.0.0/16 vips=[]",                       // static, at exit
+		}
+		if diff := cmp.Diff(want, rt.log()); diff != "" {
+			t.Errorf("route operations (-want +got):\n%s", diff)
 		}
 	})
 }

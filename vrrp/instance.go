@@ -36,6 +36,7 @@ type instance struct {
 	// Kernel fence: while holding, the VIPs expire at fenceUntil unless
 	// refreshed at refreshAt.
 	holding    bool
+	routed     bool // virtual_routes/virtual_rules installed with the VIPs
 	lifetime   time.Duration
 	fenceUntil time.Time
 	refreshAt  time.Time

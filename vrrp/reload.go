@@ -43,6 +43,9 @@ func (e *Engine) Reload(ctx context.Context, cfg *config.Config) error {
 }
 
 func (e *Engine) reload(now time.Time, cfg *config.Config) error {
+	if err := e.canRoute(cfg); err != nil {
+		return err
+	}
 	old := map[reloadKey]*instance{}
 	for _, in := range e.insts {
 		old[reloadKeyOf(in.cfg)] = in
@@ -102,6 +105,7 @@ func (e *Engine) reload(now time.Time, cfg *config.Config) error {
 		in.link.insts = slices.DeleteFunc(in.link.insts, func(x *instance) bool { return x == in })
 	}
 
+	e.applyStatic(e.cfg, cfg)
 	e.cfg = cfg
 	e.insts = nil
 	clear(e.byKey)
@@ -152,6 +156,7 @@ func (e *Engine) sameProtocol(in *instance, c *config.Instance) bool {
 // applied to the kernel if it holds them, everything else is recomputed.
 func (e *Engine) update(now time.Time, in *instance, c *config.Instance, g *config.GlobalDefs) {
 	fresh := newInstanceConfig(c, g, in.link)
+	oldRoutes, oldRules := in.cfg.VirtualRoutes, in.cfg.VirtualRules
 	if in.holding {
 		var gone []vip.Addr
 		for _, v := range in.vips {
@@ -171,6 +176,13 @@ func (e *Engine) update(now time.Time, in *instance, c *config.Instance, g *conf
 	in.expect, in.trackers = fresh.expect, fresh.trackers
 	in.version, in.advInt, in.lifetime = fresh.version, fresh.advInt, fresh.lifetime
 	in.m.Reconfigure(now, in.params())
+	if in.holding {
+		// A holder's routes and rules follow the new config too.
+		e.deleteVirtualRoutes(in,
+			without(oldRoutes, c.VirtualRoutes, func(r config.Route) config.Route { r.Pos = config.Pos{}; return r }),
+			without(oldRules, c.VirtualRules, func(r config.Rule) config.Rule { r.Pos = config.Pos{}; return r }))
+		e.addVirtualRoutes(in)
+	}
 	if in.holding {
 		e.installVIPs(now, in) // adds new VIPs, refreshes the rest
 		in.announce(now, in.garpRepeat())

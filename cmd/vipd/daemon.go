@@ -31,6 +31,7 @@ import (
 	"github.com/vipd/vipd/vrrp/announce"
 	"github.com/vipd/vipd/vrrp/firewall"
 	"github.com/vipd/vipd/vrrp/notify"
+	"github.com/vipd/vipd/vrrp/route"
 	"github.com/vipd/vipd/vrrp/track"
 	"github.com/vipd/vipd/vrrp/vip"
 	"github.com/vipd/vipd/vrrp/vrrpconn"
@@ -62,6 +63,10 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 	addrs, err := vip.NewDefault()
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	routes, err := route.New(nil)
+	if err != nil {
+		return nil, err
 	}
 	var embedded []string
 	var emb *cluster.Embedded
@@ -101,8 +106,9 @@ func newDaemon(o options, cfg *config.Config, log *slog.Logger) (*daemon, error)
 		OpenAnnouncer: func(ifname string) (vrrp.Announcer, error) {
 			return announce.Open(ifname)
 		},
-		Addrs: addrs,
-		VMACs: addrs,
+		Addrs:  addrs,
+		VMACs:  addrs,
+		Routes: routes,
 		OpenFirewall: func() (vrrp.Firewall, error) {
 			return firewall.Open(nil, firewall.DefaultTable)
 		},

@@ -22,7 +22,7 @@ func TestConfigTestRefusesIgnoredFailoverKeywords(t *testing.T) {
 	}{
 		{"plain", instance(""), 0, "configuration OK"},
 		{"harmless: mail", instance(" smtp_alert\n"), 0, "0 ignored keywords that change where VIPs or traffic go, 1 ignored that cannot"},
-		{"affecting: virtual_routes", instance(" virtual_routes {\n 10.1.0.0/16 via 10.0.0.254\n }\n"), 1, "not a drop-in: 1 ignored keywords that change where VIPs or traffic go"},
+		{"affecting: track_bfd", instance(" track_bfd {\n b1\n }\n"), 1, "not a drop-in: 1 ignored keywords that change where VIPs or traffic go"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

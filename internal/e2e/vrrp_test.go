@@ -609,3 +609,32 @@ func TestTrackProcessMovesVIP(t *testing.T) {
 	w.vipd["n1"].WaitState(t, "VI_1", "FAULT", 5*time.Second)
 	w.assertNoSplitBrain(t, vip)
 }
+
+// TestVirtualRoutesFollowMaster: virtual_routes are on the master only,
+// and move with the VIP (keepalived's vrrp_state_become_master order).
+func TestVirtualRoutesFollowMaster(t *testing.T) {
+	w := newWorld(t, 2)
+	vip := w.watch(t, 200)[0]
+	extra := "    virtual_routes {\n        blackhole 10.123.0.0/16\n    }"
+	w.start(t, 0, instanceConf("VI_1", 51, 150, vip, extra))
+	w.start(t, 1, instanceConf("VI_1", 51, 100, vip, extra))
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+	hasRoute := func(i int) bool {
+		out, err := w.lab.Nodes[i].Exec(context.Background(), "ip", "route", "show", "10.123.0.0/16")
+		return err == nil && strings.Contains(string(out), "blackhole 10.123.0.0/16")
+	}
+	if !hasRoute(0) || hasRoute(1) {
+		t.Fatalf("route on n1 %v, n2 %v; want the master only", hasRoute(0), hasRoute(1))
+	}
+	if err := w.vipd["n1"].Proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	w.waitHolder(t, vip, "n2", 10*time.Second)
+	var ok bool
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !ok; time.Sleep(50 * time.Millisecond) {
+		ok = hasRoute(1) && !hasRoute(0)
+	}
+	if !ok {
+		t.Errorf("after the handover: route on n1 %v, n2 %v; want n2 only", hasRoute(0), hasRoute(1))
+	}
+}

@@ -1,0 +1,344 @@
+package config
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Route is one line of virtual_routes or static_routes, in the subset of
+// keepalived's `ip route` syntax vipd implements; any other option is
+// refused with file:line.
+type Route struct {
+	Pos    Pos
+	Type   string       // "" (unicast), blackhole, unreachable, prohibit or throw
+	Dst    netip.Prefix // "default" is 0.0.0.0/0 (or ::/0 with an IPv6 gateway)
+	Src    netip.Addr
+	Via    netip.Addr
+	Dev    string
+	Table  int // 0: main
+	Metric int
+	Scope  string // host, link, global, nowhere or a number; "" for the kernel's choice
+	Proto  int
+	OnLink bool
+	MTU    int
+	// Mode is how the route meets a matching one: prepend (keepalived's
+	// default, before it), add (fail if one exists) or append (after it).
+	Mode string
+}
+
+// Rule is one line of virtual_rules or static_rules, in the subset of
+// keepalived's `ip rule` syntax vipd implements.
+type Rule struct {
+	Pos      Pos
+	Family   int          // 4 or 6, from the addresses (4 without any)
+	From, To netip.Prefix // invalid: all
+	Not      bool
+	Table    int // the table to look up, or 0 with Goto
+	Goto     int // a rule priority to jump to, 0 for none
+	Priority int // -1: the kernel's choice
+	IIF, OIF string
+	Mark     uint32
+	Mask     uint32 // with Mark; 0xffffffff when not given
+	MarkSet  bool
+	TOS      int
+}
+
+// routes parses a virtual_routes / static_routes block.
+func (p *parser) routes(n *node) []Route {
+	body, ok := p.body(n)
+	if !ok {
+		return nil
+	}
+	var out []Route
+	for _, c := range body {
+		if r, ok := p.route(n.key(), c); ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (p *parser) route(where string, c *node) (Route, bool) {
+	r := Route{Pos: c.pos, Mode: "prepend"}
+	words := c.args
+	value := func(i *int, opt string) (string, bool) {
+		if *i+1 >= len(words) {
+			p.errorf(c.pos, "%s: %s needs a value", where, opt)
+			return "", false
+		}
+		*i++
+		return words[*i], true
+	}
+	number := func(i *int, opt string) (int, bool) {
+		v, ok := value(i, opt)
+		if !ok {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(v, 0, 32)
+		if err != nil {
+			p.errorf(c.pos, "%s: %s %q is not a number", where, opt, v)
+			return 0, false
+		}
+		return int(n), true
+	}
+	dstSet := false
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		switch w {
+		case "src":
+			v, ok := value(&i, w)
+			if !ok {
+				return r, false
+			}
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				p.errorf(c.pos, "%s: invalid src %q", where, v)
+				return r, false
+			}
+			r.Src = a
+		case "to":
+			// the destination follows
+		case "blackhole", "unreachable", "prohibit", "throw":
+			r.Type = w
+		case "via", "gw":
+			v, ok := value(&i, w)
+			if !ok {
+				return r, false
+			}
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				p.errorf(c.pos, "%s: invalid %s %q", where, w, v)
+				return r, false
+			}
+			r.Via = a
+		case "dev":
+			v, ok := value(&i, w)
+			if !ok {
+				return r, false
+			}
+			r.Dev = v
+		case "table":
+			v, ok := number(&i, w)
+			if !ok {
+				return r, false
+			}
+			r.Table = v
+		case "metric", "priority", "preference":
+			v, ok := number(&i, w)
+			if !ok {
+				return r, false
+			}
+			r.Metric = v
+		case "scope":
+			v, ok := value(&i, w)
+			if !ok {
+				return r, false
+			}
+			switch v {
+			case "host", "link", "global", "nowhere", "site":
+			default:
+				if _, err := strconv.ParseUint(v, 0, 8); err != nil {
+					p.errorf(c.pos, "%s: invalid scope %q", where, v)
+					return r, false
+				}
+			}
+			r.Scope = v
+		case "proto", "protocol":
+			v, ok := value(&i, w)
+			if !ok {
+				return r, false
+			}
+			n, known := map[string]int{"boot": 3, "static": 4, "kernel": 2, "redirect": 1}[v]
+			if !known {
+				u, err := strconv.ParseUint(v, 0, 8)
+				if err != nil {
+					p.errorf(c.pos, "%s: protocol %q: vipd takes a number or boot, static, kernel, redirect", where, v)
+					return r, false
+				}
+				n = int(u)
+			}
+			r.Proto = n
+		case "onlink":
+			r.OnLink = true
+		case "mtu":
+			v, ok := number(&i, w)
+			if !ok {
+				return r, false
+			}
+			r.MTU = v
+		case "add", "append", "prepend":
+			r.Mode = w
+		default:
+			if dstSet || !looksLikeDst(w) {
+				p.errorf(c.pos, "%s: %q is not supported by vipd (it implements src, to, via/gw, dev, table, metric, scope, protocol, onlink, mtu, blackhole/unreachable/prohibit/throw, add/append/prepend)", where, w)
+				return r, false
+			}
+			d, ok := parseDst(w)
+			if !ok {
+				p.errorf(c.pos, "%s: invalid destination %q", where, w)
+				return r, false
+			}
+			r.Dst, dstSet = d, true
+		}
+	}
+	if !dstSet {
+		p.errorf(c.pos, "%s: no destination", where)
+		return r, false
+	}
+	if r.Dst.Bits() == 0 && r.Dst.Addr().Is4() && r.Via.Is6() {
+		r.Dst = netip.MustParsePrefix("::/0") // "default via an IPv6 gateway"
+	}
+	if r.Via.IsValid() && r.Via.Is4() != r.Dst.Addr().Is4() {
+		p.errorf(c.pos, "%s: gateway %s and destination %s are of different families", where, r.Via, r.Dst)
+		return r, false
+	}
+	return r, true
+}
+
+func looksLikeDst(w string) bool {
+	return w == "default" || strings.ContainsAny(w, ".:")
+}
+
+func parseDst(w string) (netip.Prefix, bool) {
+	if w == "default" {
+		return netip.MustParsePrefix("0.0.0.0/0"), true
+	}
+	if strings.Contains(w, "/") {
+		p, err := netip.ParsePrefix(w)
+		return p.Masked(), err == nil
+	}
+	a, err := netip.ParseAddr(w)
+	return netip.PrefixFrom(a, a.BitLen()), err == nil
+}
+
+// rules parses a virtual_rules / static_rules block.
+func (p *parser) rules(n *node) []Rule {
+	body, ok := p.body(n)
+	if !ok {
+		return nil
+	}
+	var out []Rule
+	for _, c := range body {
+		if r, ok := p.rule(n.key(), c); ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (p *parser) rule(where string, c *node) (Rule, bool) {
+	r := Rule{Pos: c.pos, Family: 4, Priority: -1}
+	words := c.args
+	value := func(i *int, opt string) (string, bool) {
+		if *i+1 >= len(words) {
+			p.errorf(c.pos, "%s: %s needs a value", where, opt)
+			return "", false
+		}
+		*i++
+		return words[*i], true
+	}
+	family := 0
+	prefix := func(i *int, opt string) (netip.Prefix, bool) {
+		v, ok := value(i, opt)
+		if !ok {
+			return netip.Prefix{}, false
+		}
+		if v == "all" {
+			return netip.Prefix{}, true
+		}
+		d, ok := parseDst(v)
+		if !ok {
+			p.errorf(c.pos, "%s: invalid %s %q", where, opt, v)
+			return d, false
+		}
+		f := 4
+		if d.Addr().Is6() {
+			f = 6
+		}
+		if family != 0 && family != f {
+			p.errorf(c.pos, "%s: from and to are of different families", where)
+			return d, false
+		}
+		family = f
+		return d, true
+	}
+	number := func(i *int, opt string) (int, bool) {
+		v, ok := value(i, opt)
+		if !ok {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(v, 0, 32)
+		if err != nil {
+			p.errorf(c.pos, "%s: %s %q is not a number", where, opt, v)
+			return 0, false
+		}
+		return int(n), true
+	}
+	var ok bool
+	for i := 0; i < len(words); i++ {
+		switch w := words[i]; w {
+		case "not":
+			r.Not = true
+		case "from":
+			if r.From, ok = prefix(&i, w); !ok {
+				return r, false
+			}
+		case "to":
+			if r.To, ok = prefix(&i, w); !ok {
+				return r, false
+			}
+		case "table", "lookup":
+			if r.Table, ok = number(&i, w); !ok {
+				return r, false
+			}
+		case "goto":
+			if r.Goto, ok = number(&i, w); !ok {
+				return r, false
+			}
+		case "priority", "preference", "pref":
+			if r.Priority, ok = number(&i, w); !ok {
+				return r, false
+			}
+		case "iif":
+			if r.IIF, ok = value(&i, w); !ok {
+				return r, false
+			}
+		case "oif":
+			if r.OIF, ok = value(&i, w); !ok {
+				return r, false
+			}
+		case "tos":
+			if r.TOS, ok = number(&i, w); !ok {
+				return r, false
+			}
+		case "fwmark":
+			v, vok := value(&i, w)
+			if !vok {
+				return r, false
+			}
+			mark, mask, _ := strings.Cut(v, "/")
+			m, err := strconv.ParseUint(mark, 0, 32)
+			mk := uint64(0xffffffff)
+			if err == nil && mask != "" {
+				mk, err = strconv.ParseUint(mask, 0, 32)
+			}
+			if err != nil {
+				p.errorf(c.pos, "%s: invalid fwmark %q", where, v)
+				return r, false
+			}
+			r.Mark, r.Mask, r.MarkSet = uint32(m), uint32(mk), true
+		default:
+			p.errorf(c.pos, "%s: %q is not supported by vipd (it implements not, from, to, table/lookup, goto, priority/preference, iif, oif, tos, fwmark)", where, w)
+			return r, false
+		}
+	}
+	if r.Table == 0 && r.Goto == 0 {
+		p.errorf(c.pos, "%s: a rule needs a table (or goto)", where)
+		return r, false
+	}
+	if family != 0 {
+		r.Family = family
+	}
+	return r, true
+}

@@ -11,7 +11,7 @@ import (
 // and ignores with a warning.
 var unsupportedInstance = map[string]bool{
 	"smtp_alert": true, "debug": true,
-	"native_ipv6": true, "unicast_fault_no_peer": true,
+	"native_ipv6":                true,
 	"notify_master_rx_lower_pri": true, "notify_deleted": true, "notify_priority_changes": true,
 	"track_bfd": true, "garp_extra_if": true, "kernel_rx_buf_size": true,
 	"timer_expired_backup": true, "use_vmac_addr": true,
@@ -77,6 +77,8 @@ func (p *parser) instanceKeyword(in *Instance, c *node) {
 		in.UnicastSrcIP, _ = p.addrArg(c)
 	case "unicast_peer":
 		p.unicastPeers(in, c)
+	case "unicast_fault_no_peer":
+		in.UnicastFaultNoPeer = true
 	case "unicast_ttl":
 		in.UnicastTTL, _ = p.intArg(c, 1, 255)
 	case "track_interface":
@@ -225,6 +227,15 @@ func (p *parser) instanceDefaults(in *Instance) {
 	}
 	if g.VRRPStrict && !set("strict_mode") {
 		in.Strict = true
+	}
+	// keepalived vrrp_complete_instance: a unicast keyword without peers
+	// used to mean multicast; unicast_fault_no_peer makes it FAULT instead.
+	if len(in.UnicastPeers) == 0 && (set("unicast_peer") || set("unicast_src_ip") || set("unicast_ttl")) {
+		if in.UnicastFaultNoPeer {
+			in.ConfigFault = "cannot use unicast without any peers (unicast_fault_no_peer)"
+		} else {
+			p.warnf(at("unicast_peer"), "a unicast keyword without any unicast_peer: vrrp_instance %q runs multicast, as keepalived does (deprecated there; unicast_fault_no_peer puts it in FAULT instead)", in.Name)
+		}
 	}
 	for _, d := range []struct {
 		kw     string

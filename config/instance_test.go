@@ -413,3 +413,16 @@ func TestTrackProcess(t *testing.T) {
 		}
 	}
 }
+
+// keepalived: a unicast keyword without peers runs multicast (a warning);
+// unicast_fault_no_peer puts the instance in FAULT instead.
+func TestUnicastWithoutPeers(t *testing.T) {
+	cfg, warns := mustParse(t, instanceSrc("    unicast_src_ip 192.168.1.10\n    unicast_peer {\n    }\n    arbiter off\n"))
+	if in := cfg.Instance("VI_1"); in.ConfigFault != "" || len(warns) != 1 || !strings.Contains(warns[0], "runs multicast") {
+		t.Errorf("without unicast_fault_no_peer: fault %q, warnings %q; want multicast with a warning", in.ConfigFault, warns)
+	}
+	cfg, _ = mustParse(t, instanceSrc("    unicast_peer {\n    }\n    unicast_fault_no_peer\n    arbiter off\n"))
+	if in := cfg.Instance("VI_1"); !strings.Contains(in.ConfigFault, "without any peers") {
+		t.Errorf("with unicast_fault_no_peer: fault %q, want one", in.ConfigFault)
+	}
+}

@@ -316,6 +316,12 @@ type Instance struct {
 	LowerPrioNoAdvert    bool
 	HigherPrioSendAdvert bool
 	DownTimerAdverts     int // 1..100, default 3
+	// UnicastFaultNoPeer: unicast configured without peers is FAULT, not
+	// multicast.
+	UnicastFaultNoPeer bool
+	// ConfigFault keeps the instance in FAULT for good (a configuration
+	// keepalived accepts but cannot run), with this reason.
+	ConfigFault string
 	// SkipCheckAdvAddr checks the advert's address list only for the
 	// first advert of a new master (keepalived skip_check_adv_addr).
 	SkipCheckAdvAddr bool

@@ -548,6 +548,9 @@ func (e *Engine) retrack(now time.Time, in *instance) {
 		}
 	}
 	prio, fault, reason := track.Effective(uint8(in.cfg.Priority), in.trackers, st)
+	if in.cfg.ConfigFault != "" {
+		fault, reason = true, in.cfg.ConfigFault
+	}
 	if !fault && in.fault {
 		reason = "trackers recovered (" + in.faultReason + ")"
 	}

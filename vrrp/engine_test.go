@@ -842,3 +842,15 @@ func TestEngineVirtualAndStaticRoutes(t *testing.T) {
 		}
 	})
 }
+
+// unicast_fault_no_peer with no peers: FAULT for good, never master.
+func TestEngineUnicastFaultNoPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n1 := startNode(t, &fakeLAN{}, "10.0.0.1", fastConf(150, "unicast_peer {\n }\n unicast_fault_no_peer"))
+		eventually(t, "n1 in FAULT", func() bool { return n1.state(t) == "FAULT" })
+		time.Sleep(time.Second)
+		if s := n1.state(t); s != "FAULT" || len(n1.addrs.held()) != 0 {
+			t.Errorf("state %s holding %v, want FAULT and nothing", s, n1.addrs.held())
+		}
+	})
+}

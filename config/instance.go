@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -192,8 +193,7 @@ func (p *parser) unicastPeers(in *Instance, n *node) {
 			continue
 		}
 		in.UnicastPeers = append(in.UnicastPeers, a)
-		// min_ttl/max_ttl filter adverts per peer; vipd accepts and
-		// ignores them (the TTL check is skipped for unicast anyway).
+		// min_ttl/max_ttl bound the TTL of that peer's adverts.
 		for i := 1; i < len(c.args); i++ {
 			if b, err := netip.ParseAddr(c.args[i]); err == nil {
 				in.UnicastPeers = append(in.UnicastPeers, b) // "{ A B }" on one line
@@ -201,6 +201,28 @@ func (p *parser) unicastPeers(in *Instance, n *node) {
 			}
 			switch c.args[i] {
 			case "min_ttl", "max_ttl":
+				if i+1 >= len(c.args) {
+					p.errorf(c.pos, "unicast_peer %s: %s needs a value", a, c.args[i])
+					continue
+				}
+				v, err := strconv.Atoi(c.args[i+1])
+				if err != nil || v < 0 || v > 255 {
+					p.errorf(c.pos, "unicast_peer %s: %s %q: want 0..255", a, c.args[i], c.args[i+1])
+				}
+				if in.PeerTTL == nil {
+					in.PeerTTL = map[netip.Addr][2]int{}
+				}
+				r, ok := in.PeerTTL[a]
+				if !ok {
+					r = [2]int{0, 255}
+				}
+				if c.args[i] == "min_ttl" {
+					r[0] = v
+				} else {
+					r[1] = v
+				}
+				in.PeerTTL[a] = r
+				in.CheckUnicastSrc = true // keepalived: min/max_ttl turn it on
 				i++
 			default:
 				p.warnf(c.pos, "unicast_peer %s: unknown option %q", a, c.args[i])

@@ -93,6 +93,7 @@ vrrp_instance VI_1 {
 		DontTrackPrimary: true, Accept: false, Strict: false,
 		NotifyMaster: "/bin/n master", NotifyBackup: "/bin/n backup", NotifyFault: "/bin/n fault", NotifyStop: "/bin/n stop", Notify: "/bin/n",
 		LowerPrioNoAdvert: true, HigherPrioSendAdvert: true, DownTimerAdverts: 5, ArbiterOff: true,
+		PeerTTL: map[netip.Addr][2]int{a("10.1.0.11"): {1, 255}}, CheckUnicastSrc: true, // min_ttl turns check_unicast_src on
 	}
 	if diff := cmp.Diff(want, cfg.Instance("VI_1"), cmpOpts); diff != "" {
 		t.Errorf("instance (-want +got):\n%s", diff)

@@ -316,6 +316,8 @@ type Instance struct {
 	LowerPrioNoAdvert    bool
 	HigherPrioSendAdvert bool
 	DownTimerAdverts     int // 1..100, default 3
+	// PeerTTL: unicast_peer's min_ttl/max_ttl, inclusive, per peer.
+	PeerTTL map[netip.Addr][2]int
 	// UnicastFaultNoPeer: unicast configured without peers is FAULT, not
 	// multicast.
 	UnicastFaultNoPeer bool

@@ -138,6 +138,7 @@ func newInstanceConfig(c *config.Instance, g *config.GlobalDefs, l *link) *insta
 		UnicastPeers: c.UnicastPeers,
 		// keepalived's check_unicast_src (off by default there too).
 		CheckUnicastSrc: c.CheckUnicastSrc,
+		PeerTTL:         c.PeerTTL,
 	}
 	if in.version == 2 && c.AuthType == config.AuthPass {
 		in.expect.AuthType = 1

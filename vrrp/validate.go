@@ -56,6 +56,9 @@ type Expect struct {
 	// keepalived, where a peer that sends from an address other than the
 	// one listed still counts.
 	CheckUnicastSrc bool
+	// PeerTTL bounds the TTL/hop limit of a unicast peer's adverts
+	// (unicast_peer's min_ttl/max_ttl), inclusive.
+	PeerTTL map[netip.Addr][2]int
 	// SkipAddrs skips the comparison with CheckAddrs for this advert:
 	// keepalived's skip_check_adv_addr compares only the first advert of a
 	// new master (the caller sets it when the source is the known master).
@@ -124,6 +127,10 @@ func validate(a *Advert, rx RxMeta, want Expect) *DropError {
 	// unicast mode (vrrp.c:1027 at 9cbce3e2), where adverts may be routed.
 	if !unicastMode && rx.TTL >= 0 && rx.TTL != MulticastTTL {
 		return dropf(DropTTL, "TTL/hop limit %d, want %d", rx.TTL, MulticastTTL)
+	}
+	// unicast_peer's min_ttl/max_ttl bound the TTL per peer.
+	if r, ok := want.PeerTTL[src]; unicastMode && ok && rx.TTL >= 0 && (rx.TTL < r[0] || rx.TTL > r[1]) {
+		return dropf(DropTTL, "TTL/hop limit %d outside %d..%d for peer %v", rx.TTL, r[0], r[1], src)
 	}
 
 	if a.Version != want.Version {

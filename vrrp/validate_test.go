@@ -78,6 +78,12 @@ func TestValidate(t *testing.T) {
 		{"owner outside strict listens", "v3", func(a *Advert, rx *RxMeta, w *Expect) { w.OwnerPriority = true }, ""},
 		{"unicast non-peer accepted without check_unicast_src", "v2-unicast", func(a *Advert, rx *RxMeta, w *Expect) { rx.Src = netip.MustParseAddr("192.168.1.99") }, ""},
 		{"unicast peer with check_unicast_src", "v2-unicast", func(a *Advert, rx *RxMeta, w *Expect) { w.CheckUnicastSrc = true }, ""},
+		{"unicast peer inside its min_ttl/max_ttl", "v2-unicast", func(a *Advert, rx *RxMeta, w *Expect) {
+			rx.TTL, w.PeerTTL = 60, map[netip.Addr][2]int{plain(rx.Src): {50, 64}}
+		}, ""},
+		{"unicast peer below its min_ttl", "v2-unicast", func(a *Advert, rx *RxMeta, w *Expect) {
+			rx.TTL, w.PeerTTL = 49, map[netip.Addr][2]int{plain(rx.Src): {50, 64}}
+		}, DropTTL},
 		{"IPv6 unicast peer with a zone", "v3-ipv6", func(a *Advert, rx *RxMeta, w *Expect) {
 			rx.Src, rx.Dst, rx.Unicast = netip.MustParseAddr("fe80::2%eth0"), netip.MustParseAddr("fe80::1%eth0"), true
 			w.UnicastPeers, w.CheckUnicastSrc = addrs("fe80::2"), true

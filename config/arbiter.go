@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -221,4 +222,40 @@ func (p *parser) embeddedEtcd(n *node) *EmbeddedEtcd {
 		p.errorf(n.pos, "embedded_etcd needs name and data_dir")
 	}
 	return e
+}
+
+// SameAs reports whether a and b configure the same arbiter, wherever they
+// were written (nil is no arbiter block). A running arbiter cannot take a
+// new configuration: a reload that changes it must be refused.
+func (a *Arbiter) SameAs(b *Arbiter) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return reflect.DeepEqual(a.normalised(), b.normalised())
+}
+
+func (a *Arbiter) normalised() Arbiter {
+	c := *a
+	c.Pos = Pos{}
+	if c.Etcd != nil {
+		e := *c.Etcd
+		e.Pos = Pos{}
+		if e.TLS != nil {
+			t := *e.TLS
+			t.Pos = Pos{}
+			e.TLS = &t
+		}
+		c.Etcd = &e
+	}
+	if c.Memberlist != nil {
+		m := *c.Memberlist
+		m.Pos = Pos{}
+		c.Memberlist = &m
+	}
+	if c.EmbeddedEtcd != nil {
+		m := *c.EmbeddedEtcd
+		m.Pos = Pos{}
+		c.EmbeddedEtcd = &m
+	}
+	return c
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -260,6 +261,14 @@ func (d *daemon) Reload() error {
 	if err != nil {
 		return fmt.Errorf("reload %s: %w", d.opt.file, err)
 	}
+	// What runs beside the engine is set up once: a reload cannot change
+	// it, so it refuses rather than pretend (keepalived restarts these).
+	d.mu.Lock()
+	planeRunning := d.plane != nil
+	d.mu.Unlock()
+	if err := restartOnly(d.cfg, cfg, planeRunning); err != nil {
+		return fmt.Errorf("reload %s refused: %w; the running configuration stays (restart vipd to apply it)", d.opt.file, err)
+	}
 	for _, f := range vrrp.VetScripts(cfg) {
 		d.log.Warn("script security", "finding", f)
 	}
@@ -339,4 +348,25 @@ func (d *daemon) lbStatus() *control.LBStatus {
 	}
 	st := d.lb.m.Status()
 	return &st
+}
+
+// restartOnly reports the settings that changed between running and next
+// but only take effect when vipd starts: the arbiter block (etcd, gateway,
+// memberlist, embedded etcd), metrics_listen and the load balancer's data
+// plane once one runs.
+func restartOnly(running, next *config.Config, planeRunning bool) error {
+	var changed []string
+	if !running.Arbiter.SameAs(next.Arbiter) {
+		changed = append(changed, "the arbiter block")
+	}
+	if running.Global.MetricsListen != next.Global.MetricsListen {
+		changed = append(changed, "metrics_listen")
+	}
+	if planeRunning && running.Global.LBDataplane != next.Global.LBDataplane {
+		changed = append(changed, "lb_dataplane")
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s changed", strings.Join(changed, ", "))
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vipd/vipd/config"
 )
 
 // vipd -t fails when the configuration uses a keyword keepalived would move
@@ -36,5 +38,34 @@ func TestConfigTestRefusesIgnoredFailoverKeywords(t *testing.T) {
 				t.Errorf("exit %d, output %q %q; want exit %d with %q", code, out.String(), errOut.String(), tt.code, tt.out)
 			}
 		})
+	}
+}
+
+// A reload cannot change what is set up once at start: it is refused with
+// the reason, never silently ignored.
+func TestRestartOnly(t *testing.T) {
+	parse := func(src string) *config.Config {
+		t.Helper()
+		cfg, _, err := config.Parse("t.conf", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	arb := func(ep string) string {
+		return "arbiter {\n etcd {\n endpoints " + ep + "\n }\n}\n"
+	}
+	base := parse(arb("http://10.0.0.1:2379"))
+	if err := restartOnly(base, parse("\n\n"+arb("http://10.0.0.1:2379")), true); err != nil {
+		t.Errorf("the same arbiter block elsewhere in the file: %v", err)
+	}
+	if err := restartOnly(base, parse(arb("http://10.0.0.2:2379")), true); err == nil || !strings.Contains(err.Error(), "the arbiter block changed") {
+		t.Errorf("new etcd endpoints: %v, want refused", err)
+	}
+	if err := restartOnly(base, parse("global_defs {\n metrics_listen 127.0.0.1:9999\n}\n"+arb("http://10.0.0.1:2379")), true); err == nil || !strings.Contains(err.Error(), "metrics_listen") {
+		t.Errorf("new metrics_listen: %v, want refused", err)
+	}
+	if err := restartOnly(base, parse("global_defs {\n lb_dataplane nftables\n}\n"+arb("http://10.0.0.1:2379")), false); err != nil {
+		t.Errorf("lb_dataplane before any plane runs: %v, want allowed", err)
 	}
 }

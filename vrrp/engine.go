@@ -400,7 +400,11 @@ func (e *Engine) linkFor(ctx context.Context, c *config.Instance) (*link, error)
 		}
 		key.ifname = name
 	}
-	conn, err := e.opt.OpenConn(vrrpconn.Config{Interface: key.ifname, SourceInterface: c.Interface, Family: c.Family,
+	sockIf := key.ifname
+	if vmac && c.VMACXmitBase {
+		sockIf = c.Interface // vmac_xmit_base: adverts go and come on the base interface (keepalived)
+	}
+	conn, err := e.opt.OpenConn(vrrpconn.Config{Interface: sockIf, SourceInterface: c.Interface, Family: c.Family,
 		SrcAddr: key.src, Unicast: key.unicast, Group: e.groupAddr(c.Family)})
 	if err != nil {
 		if vmac {

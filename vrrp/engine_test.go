@@ -854,3 +854,34 @@ func TestEngineUnicastFaultNoPeer(t *testing.T) {
 		}
 	})
 }
+
+type fakeVMACs struct{}
+
+func (fakeVMACs) CreateVMAC(parent string, vrid uint8, family int, name string) (string, error) {
+	return name, nil
+}
+func (fakeVMACs) DeleteVMAC(string) error { return nil }
+
+// use_vmac puts the socket on the VMAC; vmac_xmit_base moves it to the
+// base interface, the VIPs stay on the VMAC.
+func TestEngineVMACXmitBase(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, tt := range []struct{ extra, sock string }{
+			{"use_vmac", "vrrp.51"},
+			{"use_vmac\n vmac_xmit_base", "eth0"},
+		} {
+			lan := &fakeLAN{}
+			var got string
+			n := startNode(t, lan, "10.0.0.1", fastConf(150, tt.extra), func(o *Options) {
+				o.VMACs = fakeVMACs{}
+				conn := lan.dial(netip.MustParseAddr("10.0.0.1"))
+				o.OpenConn = func(c vrrpconn.Config) (PacketConn, error) { got = c.Interface; return conn, nil }
+			})
+			eventually(t, "master", func() bool { return n.state(t) == "MASTER" })
+			if got != tt.sock {
+				t.Errorf("%q: socket on %q, want %q", tt.extra, got, tt.sock)
+			}
+			n.stop()
+		}
+	})
+}

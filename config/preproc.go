@@ -37,7 +37,8 @@ const (
 	maxSubstitutions = 10000
 	// maxMultilineDepth bounds nested multiline expansions.
 	maxMultilineDepth = 100
-	// maxLines bounds the lines a configuration expands to.
+	// maxLines bounds the lines a configuration expands to (the ~SEQ
+	// example of keepalived.conf(5) makes about 975,000).
 	maxLines = 1 << 20
 	// maxSeqArgs is keepalived's buffer for a ~SEQ's numbers.
 	maxSeqArgs = 3*20 + 3
@@ -84,6 +85,7 @@ type preproc struct {
 	ml       *expansion   // multiline expansion being read
 	mlStack  []*expansion // expansions interrupted by a nested one
 	lines    int          // lines produced, bounded by maxLines
+	maxLines int
 	tooMany  bool
 }
 
@@ -97,7 +99,7 @@ func isBlank(c byte) bool { return c == ' ' || c == '\t' }
 // setupPreproc installs keepalived's predefined definitions. getenv and
 // random are injected so tests are deterministic.
 func (l *lexer) setupPreproc(configID string, getenv func(string) string, random func(lo, hi uint64) uint64) {
-	l.pre = preproc{configID: configID, defs: map[string]*definition{}}
+	l.pre = preproc{configID: configID, defs: map[string]*definition{}, maxLines: maxLines}
 	d := l.pre.defs
 	d["_PWD"] = &definition{fn: func(_ []string, pos Pos) (string, bool) {
 		// keepalived changes to the directory of the file it reads.
@@ -190,9 +192,9 @@ func (l *lexer) nextLine() (string, Pos, bool) {
 				continue // a comment line does not end a definition
 			}
 		}
-		if p.lines++; p.lines > maxLines {
+		if p.lines++; p.lines > p.maxLines {
 			if !p.tooMany {
-				l.errorf(pos, "the configuration expands to more than %d lines", maxLines)
+				l.errorf(pos, "the configuration expands to more than %d lines", p.maxLines)
 				p.tooMany = true
 			}
 			p.seqs, p.ml, p.mlStack, p.seqDepth = nil, nil, nil, 0

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"strconv"
@@ -11,24 +12,65 @@ import (
 )
 
 // Load reads the configuration at path, following includes.
-func Load(path string) (*Config, []Warning, error) {
+func Load(path string, opts ...Option) (*Config, []Warning, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, src)
+	return Parse(path, src, opts...)
 }
 
 // Parse parses src as the file name; includes are resolved relative to
 // name's directory and read from disk. On error the Config is nil and the
 // error is an ErrorList holding every problem found.
-func Parse(name string, src []byte) (*Config, []Warning, error) {
-	return parse(name, src, osFS{})
+func Parse(name string, src []byte, opts ...Option) (*Config, []Warning, error) {
+	return parse(name, src, osFS{}, opts...)
 }
 
-func parse(name string, src []byte, fs fileSystem) (*Config, []Warning, error) {
+// Option changes how a configuration is read.
+type Option func(*readOptions)
+
+type readOptions struct {
+	configID    string
+	configIDSet bool
+	getenv      func(string) string
+	random      func(lo, hi uint64) uint64
+}
+
+// WithConfigID sets the config id that "@ID" conditional lines and
+// ${_INSTANCE} compare with (keepalived -i/--config-id). Without it, the
+// id is DefaultConfigID().
+func WithConfigID(id string) Option {
+	return func(o *readOptions) { o.configID, o.configIDSet = id, true }
+}
+
+// DefaultConfigID is keepalived's default config id: the host name up to
+// its first dot, or "" when it cannot be read.
+func DefaultConfigID() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	id, _, _ := strings.Cut(h, ".")
+	return id
+}
+
+func parse(name string, src []byte, fs fileSystem, opts ...Option) (*Config, []Warning, error) {
+	o := readOptions{getenv: os.Getenv, random: func(lo, hi uint64) uint64 {
+		if hi-lo == math.MaxUint64 {
+			return rand.Uint64()
+		}
+		return lo + rand.Uint64N(hi-lo+1)
+	}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if !o.configIDSet {
+		o.configID = DefaultConfigID()
+	}
 	lx := &lexer{fs: fs}
-	lx.file(name, src)
+	lx.setupPreproc(o.configID, o.getenv, o.random)
+	lx.run(name, src)
 	b := &builder{toks: lx.toks}
 	nodes := b.list(nil)
 	p := &parser{cfg: &Config{}, seen: map[any]map[string]Pos{}}

@@ -25,6 +25,17 @@ type Route struct {
 	// Mode is how the route meets a matching one: prepend (keepalived's
 	// default, before it), add (fail if one exists) or append (after it).
 	Mode string
+	// Nexthops make a multipath route (nexthop ..., or keepalived's
+	// deprecated "via A or B"); Via and Dev are then unused.
+	Nexthops []Nexthop
+}
+
+// Nexthop is one path of a multipath route.
+type Nexthop struct {
+	Via    netip.Addr
+	Dev    string
+	Weight int // 1..256, default 1
+	OnLink bool
 }
 
 // Rule is one line of virtual_rules or static_rules, in the subset of
@@ -83,9 +94,56 @@ func (p *parser) route(where string, c *node) (Route, bool) {
 		return int(n), true
 	}
 	dstSet := false
+	var nh *Nexthop // the nexthop being read: via, dev, weight and onlink are its
 	for i := 0; i < len(words); i++ {
 		w := words[i]
+		if nh != nil {
+			switch w {
+			case "via", "gw":
+				v, ok := value(&i, w)
+				a, err := netip.ParseAddr(v)
+				if !ok || err != nil {
+					p.errorf(c.pos, "%s: invalid nexthop %s %q", where, w, v)
+					return r, false
+				}
+				nh.Via = a
+				continue
+			case "dev":
+				v, ok := value(&i, w)
+				if !ok {
+					return r, false
+				}
+				nh.Dev = v
+				continue
+			case "weight":
+				v, ok := number(&i, w)
+				if !ok || v < 1 || v > 256 {
+					p.errorf(c.pos, "%s: nexthop weight must be 1..256", where)
+					return r, false
+				}
+				nh.Weight = v
+				continue
+			case "onlink":
+				nh.OnLink = true
+				continue
+			}
+		}
 		switch w {
+		case "nexthop":
+			r.Nexthops = append(r.Nexthops, Nexthop{Weight: 1})
+			nh = &r.Nexthops[len(r.Nexthops)-1]
+		case "or":
+			// keepalived: "or" is deprecated for nexthop; via A or B is
+			// a two-path route.
+			v, ok := value(&i, w)
+			a, err := netip.ParseAddr(v)
+			if !ok || err != nil || !r.Via.IsValid() || len(r.Nexthops) > 0 {
+				p.errorf(c.pos, "%s: \"or\" needs one address after a via", where)
+				return r, false
+			}
+			p.warnf(c.pos, "%s: \"or\" for routes is deprecated, use nexthop (keepalived)", where)
+			r.Nexthops = []Nexthop{{Via: r.Via, Weight: 1}, {Via: a, Weight: 1}}
+			r.Via = netip.Addr{}
 		case "src":
 			v, ok := value(&i, w)
 			if !ok {
@@ -171,7 +229,7 @@ func (p *parser) route(where string, c *node) (Route, bool) {
 			r.Mode = w
 		default:
 			if dstSet || !looksLikeDst(w) {
-				p.errorf(c.pos, "%s: %q is not supported by vipd (it implements src, to, via/gw, dev, table, metric, scope, protocol, onlink, mtu, blackhole/unreachable/prohibit/throw, add/append/prepend)", where, w)
+				p.errorf(c.pos, "%s: %q is not supported by vipd (it implements src, to, via/gw, dev, table, metric, scope, protocol, onlink, mtu, nexthop via/dev/weight/onlink, or, blackhole/unreachable/prohibit/throw, add/append/prepend)", where, w)
 				return r, false
 			}
 			d, ok := parseDst(w)

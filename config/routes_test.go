@@ -41,9 +41,23 @@ static_rules {
 	if diff := cmp.Diff(wantRules, cfg.StaticRules, cmpOpts); diff != "" {
 		t.Errorf("rules (-want +got):\n%s", diff)
 	}
+	mp, warns := mustParse(t, "static_routes {\n 10.3.0.0/16 nexthop via 10.0.0.1 dev eth0 weight 2 nexthop via 10.0.0.2 onlink\n 10.4.0.0/16 via 10.0.0.1 or 10.0.0.2\n}\n")
+	wantMP := []Route{
+		{Pos: Pos{"t.conf", 2}, Dst: p("10.3.0.0/16"), Mode: "prepend",
+			Nexthops: []Nexthop{{Via: a("10.0.0.1"), Dev: "eth0", Weight: 2}, {Via: a("10.0.0.2"), Weight: 1, OnLink: true}}},
+		{Pos: Pos{"t.conf", 3}, Dst: p("10.4.0.0/16"), Mode: "prepend",
+			Nexthops: []Nexthop{{Via: a("10.0.0.1"), Weight: 1}, {Via: a("10.0.0.2"), Weight: 1}}},
+	}
+	if diff := cmp.Diff(wantMP, mp.StaticRoutes, cmpOpts); diff != "" {
+		t.Errorf("multipath routes (-want +got):\n%s", diff)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], `"or" for routes is deprecated`) {
+		t.Errorf("warnings %q, want the deprecation of or", warns)
+	}
 	for _, bad := range []struct{ src, err string }{
-		{"static_routes {\n 10.1.0.0/16 nexthop via 10.0.0.1\n}\n", `t.conf:2: static_routes: "nexthop" is not supported by vipd`},
-		{"static_routes {\n 10.1.0.0/16 via 10.0.0.1 or 10.0.0.2\n}\n", `t.conf:2: static_routes: "or" is not supported by vipd`},
+		{"static_routes {\n 10.1.0.0/16 nexthop via 10.0.0.1 weight 0\n}\n", `nexthop weight must be 1..256`},
+		{"static_routes {\n 10.1.0.0/16 or 10.0.0.2\n}\n", `"or" needs one address after a via`},
+		{"static_routes {\n 10.1.0.0/16 via 10.0.0.1 realms 3\n}\n", `"realms" is not supported by vipd`},
 		{"static_routes {\n 10.1.0.0/16 via 2001:db8::1\n}\n", "different families"},
 		{"static_rules {\n from 10.0.0.0/8\n}\n", "a rule needs a table"},
 		{"static_rules {\n from 10.0.0.0/8 table 1 uidrange 1-2\n}\n", `"uidrange" is not supported by vipd`},

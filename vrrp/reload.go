@@ -179,7 +179,7 @@ func (e *Engine) update(now time.Time, in *instance, c *config.Instance, g *conf
 	if in.holding {
 		// A holder's routes and rules follow the new config too.
 		e.deleteVirtualRoutes(in,
-			without(oldRoutes, c.VirtualRoutes, func(r config.Route) config.Route { r.Pos = config.Pos{}; return r }),
+			without(oldRoutes, c.VirtualRoutes, routeKey),
 			without(oldRules, c.VirtualRules, func(r config.Rule) config.Rule { r.Pos = config.Pos{}; return r }))
 		e.addVirtualRoutes(in)
 	}

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/vipd/vipd/config"
@@ -51,7 +52,7 @@ func (e *Engine) applyStatic(old, cfg *config.Config) {
 	if cfg != nil {
 		newAddrs, newRoutes, newRules = cfg.StaticAddresses, cfg.StaticRoutes, cfg.StaticRules
 	}
-	goneRoutes := without(oldRoutes, newRoutes, func(r config.Route) config.Route { r.Pos = config.Pos{}; return r })
+	goneRoutes := without(oldRoutes, newRoutes, routeKey)
 	goneRules := without(oldRules, newRules, func(r config.Rule) config.Rule { r.Pos = config.Pos{}; return r })
 	if e.opt.Routes != nil && (len(goneRoutes) > 0 || len(goneRules) > 0) {
 		if err := e.opt.Routes.Delete(goneRoutes, goneRules); err != nil {
@@ -116,4 +117,10 @@ func (e *Engine) canRoute(cfg *config.Config) error {
 		return errors.New("routes or rules are configured but this engine cannot install them")
 	}
 	return nil
+}
+
+// routeKey identifies a route wherever it was written.
+func routeKey(r config.Route) string {
+	r.Pos = config.Pos{}
+	return fmt.Sprintf("%+v", r)
 }

@@ -100,13 +100,16 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 
 	handover.Flags().StringVar(&to, "to", "", "the node that should take over (needs the arbiter); default: the highest-priority backup")
 
-	var file string
+	var file, configID string
 	check := &cobra.Command{
 		Use:   "check",
 		Short: "Validate a configuration file (same as vipd -t -f FILE)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, warns, err := config.Load(file)
+			if !cmd.Flags().Changed("config-id") {
+				configID = config.DefaultConfigID()
+			}
+			cfg, warns, err := config.Load(file, config.WithConfigID(configID))
 			for _, w := range warns {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w.String())
 			}
@@ -126,6 +129,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	check.Flags().StringVarP(&file, "file", "f", "/etc/keepalived/keepalived.conf", "configuration file")
+	check.Flags().StringVarP(&configID, "config-id", "i", "", "config id for @ID conditional lines (vipd -i; default: the host name up to its first dot)")
 
 	ver := &cobra.Command{
 		Use:   "version",

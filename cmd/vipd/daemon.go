@@ -254,7 +254,7 @@ func (d *daemon) Reload() error {
 		d.log.Warn("sd_notify", "err", err)
 	}
 	defer sdnotify.Ready()
-	cfg, warns, err := config.Load(d.opt.file)
+	cfg, warns, err := config.Load(d.opt.file, config.WithConfigID(d.opt.configID))
 	for _, w := range warns {
 		d.log.Warn("config", "warning", w.String())
 	}

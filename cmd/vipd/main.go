@@ -25,6 +25,7 @@ func main() {
 
 type options struct {
 	file       string
+	configID   string // keepalived -i: selects "@ID" conditional lines
 	test       bool
 	console    bool
 	logFormat  string
@@ -43,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("vipd", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVarP(&o.file, "use-file", "f", "/etc/keepalived/keepalived.conf", "configuration file (keepalived.conf syntax)")
+	fs.StringVarP(&o.configID, "config-id", "i", "", "config id for @ID conditional lines and ${_INSTANCE} (default: the host name up to its first dot)")
 	fs.BoolVarP(&o.test, "config-test", "t", false, "check the configuration and exit: file:line errors, non-zero on error")
 	fs.BoolVarP(&o.console, "log-console", "l", false, "log to the console (stderr); vipd always does, kept for keepalived command lines")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -63,8 +65,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "vipd", version)
 		return 0
 	}
+	// Fixed once, as keepalived does, so a reload reads the same lines.
+	if !fs.Changed("config-id") {
+		o.configID = config.DefaultConfigID()
+	}
 
-	cfg, warns, err := config.Load(o.file)
+	cfg, warns, err := config.Load(o.file, config.WithConfigID(o.configID))
 	for _, w := range warns {
 		fmt.Fprintln(stderr, "warning:", w.String())
 	}

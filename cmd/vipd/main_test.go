@@ -69,3 +69,34 @@ func TestRestartOnly(t *testing.T) {
 		t.Errorf("lb_dataplane before any plane runs: %v, want allowed", err)
 	}
 }
+
+// vipd -i/--config-id selects keepalived's "@ID" conditional lines; without
+// it the id is the host name's first label, as keepalived's.
+func TestConfigTestConfigID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.conf")
+	conf := "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n" +
+		"@high priority 170\n@low priority 300\n virtual_ipaddress {\n 10.0.0.1/24\n }\n}\n"
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"-i", "high"}, 0, "configuration OK"},
+		{[]string{"--config-id=low"}, 1, path + ":5: priority 300 out of range 1..255"},
+		{nil, 0, "configuration OK"}, // the host name is neither high nor low
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			if tt.args == nil && config.DefaultConfigID() == "low" {
+				t.Skip("this host's config id is low")
+			}
+			var out, errOut bytes.Buffer
+			code := run(append([]string{"-t", "-f", path}, tt.args...), &out, &errOut)
+			if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.out) {
+				t.Errorf("exit %d, output %q %q; want exit %d with %q", code, out.String(), errOut.String(), tt.code, tt.out)
+			}
+		})
+	}
+}

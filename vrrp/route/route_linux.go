@@ -115,6 +115,23 @@ func (m *Manager) netlinkRoute(r config.Route) (*netlink.Route, error) {
 	if r.OnLink {
 		nr.Flags |= int(netlink.FLAG_ONLINK)
 	}
+	for _, h := range r.Nexthops {
+		info := &netlink.NexthopInfo{Hops: h.Weight - 1}
+		if h.Via.IsValid() {
+			info.Gw = h.Via.AsSlice()
+		}
+		if h.OnLink {
+			info.Flags |= int(netlink.FLAG_ONLINK)
+		}
+		if h.Dev != "" {
+			l, err := m.h.LinkByName(h.Dev)
+			if err != nil {
+				return nil, fmt.Errorf("nexthop dev %s: %w", h.Dev, err)
+			}
+			info.LinkIndex = l.Attrs().Index
+		}
+		nr.MultiPath = append(nr.MultiPath, info)
+	}
 	if r.Dev != "" {
 		l, err := m.h.LinkByName(r.Dev)
 		if err != nil {

@@ -42,6 +42,7 @@ static_routes {
     src 10.9.0.1 10.50.0.0/16 dev va scope link table 100 metric 7
     blackhole 10.60.0.0/16
     10.70.0.0/16 via 10.9.0.2 dev va onlink protocol 201 append
+    10.75.0.0/16 nexthop via 10.9.0.2 dev va weight 2 nexthop via 10.9.0.3 dev va
 }
 static_rules {
     from 10.1.0.0/16 table 100 priority 1000
@@ -65,6 +66,8 @@ static_rules {
 		"10.50.0.0/16 dev va table 100 scope link src 10.9.0.1 metric 7",
 		"blackhole 10.60.0.0/16",
 		"10.70.0.0/16 via 10.9.0.2 dev va proto 201 onlink",
+		"nexthop via 10.9.0.2 dev va weight 2",
+		"nexthop via 10.9.0.3 dev va weight 1",
 	} {
 		if !strings.Contains(routes, want) {
 			t.Errorf("routes lack %q:\n%s", want, routes)
@@ -83,7 +86,7 @@ static_rules {
 		t.Errorf("deleting again: %v (gone must be fine)", err)
 	}
 	routes, rules = show(t, ns, "route", "show", "table", "all"), show(t, ns, "rule", "show")
-	if strings.Contains(routes, "10.9.0.253") || strings.Contains(routes, "10.50.0.0") || strings.Contains(routes, "10.60.0.0") || strings.Contains(routes, "10.70.0.0") {
+	if strings.Contains(routes, "10.9.0.253") || strings.Contains(routes, "10.50.0.0") || strings.Contains(routes, "10.60.0.0") || strings.Contains(routes, "10.70.0.0") || strings.Contains(routes, "10.75.0.0") {
 		t.Errorf("routes left after Delete:\n%s", routes)
 	}
 	if !strings.Contains(routes, "10.40.0.0/16 via 10.9.0.254") {

@@ -17,7 +17,7 @@ var harmless = map[string]bool{
 	// buffers, debug output, pid files
 	"vrrp_netlink_cmd_rcv_bufs": true, "vrrp_netlink_monitor_rcv_bufs": true,
 	"kernel_rx_buf_size": true, "debug": true, "enable_regex_debug": true,
-	"use_pid_dir": true,
+	"use_pid_dir": true, "instance": true,
 	// notifications vipd does not emit (the state changes still happen)
 	"notify_master_rx_lower_pri": true, "notify_deleted": true,
 	"notify_priority_changes": true, "lvs_notify_fifo": true,

@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// needsPort are the checkers that connect to a port.
+var needsPort = map[string]bool{CheckTCP: true, CheckHTTP: true, CheckSSL: true, CheckDNS: true}
+
 func (p *parser) checker(vs *VirtualServer, rs *RealServer, n *node, h inherit) *Checker {
 	ck := &Checker{Pos: n.pos, Kind: n.key(), ConnectIP: rs.Addr, ConnectPort: rs.Port}
 	if !n.hasBlock {
@@ -65,6 +68,13 @@ func (p *parser) checker(vs *VirtualServer, rs *RealServer, n *node, h inherit) 
 		if url, ok := p.url(u, checkerVhost); ok {
 			ck.URLs = append(ck.URLs, url)
 		}
+	}
+	if ck.ConnectPort == 0 && needsPort[ck.Kind] {
+		// keepalived copies the real server's address, as written, into
+		// the checker when it parses it (check_api.c queue_checker): a
+		// port-less server's checker would connect to port 0 and never
+		// succeed.
+		p.errorf(n.pos, "%s: real_server %s has no port: set connect_port", ck.Kind, rs.Addr)
 	}
 	switch ck.Kind {
 	case CheckHTTP, CheckSSL:

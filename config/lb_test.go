@@ -158,3 +158,119 @@ func TestVirtualServerGroup(t *testing.T) {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 }
+
+// TestServerPorts: keepalived's port rules for port-less real and sorry
+// servers (check_data.c validate_check_config), and the connect_port a
+// port-less server's checker needs.
+func TestServerPorts(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []uint16 // real server ports, then the sorry server's
+		warns     []string
+		err       string
+	}{
+		{
+			name: "NAT: port-less servers take the virtual server's port",
+			src: `virtual_server 10.0.0.1 80 {
+    sorry_server 10.0.0.9
+    real_server 10.0.0.2 {
+    }
+    real_server 10.0.0.3 8080 {
+    }
+}`,
+			want: []uint16{80, 8080, 80},
+		},
+		{
+			name: "NAT fwmark: port-less stays port-less, a port is kept",
+			src: `virtual_server fwmark 5 {
+    sorry_server 10.0.0.9
+    real_server 10.0.0.2 {
+    }
+    real_server 10.0.0.3 8080 {
+    }
+}`,
+			want: []uint16{0, 8080, 0},
+		},
+		{
+			name: "DR fwmark: a port is cleared",
+			src: `virtual_server fwmark 5 {
+    lb_kind DR
+    sorry_server 10.0.0.9 81
+    real_server 10.0.0.2 80 {
+    }
+}`,
+			want:  []uint16{0, 0},
+			warns: []string{"t.conf:4: real_server 10.0.0.2: lb_kind DR on a fwmark virtual_server cannot use port 80; cleared, as keepalived does", "t.conf:3: sorry_server 10.0.0.9: lb_kind DR on a fwmark virtual_server cannot use port 81; cleared, as keepalived does"},
+		},
+		{
+			name: "DR: the virtual server's port",
+			src: `virtual_server 10.0.0.1 80 {
+    lb_kind DR
+    real_server 10.0.0.2 {
+    }
+    real_server 10.0.0.3 8080 {
+    }
+}`,
+			want:  []uint16{80, 80},
+			warns: []string{"t.conf:5: real_server 10.0.0.3: lb_kind DR cannot change the port; 8080 reset to the virtual server's 80, as keepalived does"},
+		},
+		{
+			name: "port 0 is no port",
+			src: `virtual_server 10.0.0.1 80 {
+    real_server 10.0.0.2 0 {
+    }
+}`,
+			want: []uint16{80},
+		},
+		{
+			name: "TCP_CHECK on a port-less server needs connect_port",
+			src: `virtual_server 10.0.0.1 80 {
+    real_server 10.0.0.2 {
+        TCP_CHECK {
+        }
+    }
+}`,
+			err: "t.conf:3: TCP_CHECK: real_server 10.0.0.2 has no port: set connect_port",
+		},
+		{
+			name: "too many arguments",
+			src: `virtual_server 10.0.0.1 80 {
+    real_server 10.0.0.2 80 x {
+    }
+}`,
+			err: "t.conf:2: real_server needs IP [PORT]",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, warns, err := parseString(t, tt.src, nil)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("err = %v, want %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			vs := cfg.VirtualServers[0]
+			var got []uint16
+			for _, rs := range vs.RealServers {
+				got = append(got, rs.Port)
+			}
+			if vs.SorryServer != nil {
+				got = append(got, vs.SorryServer.Port)
+			}
+			var gotWarns []string
+			for _, w := range warns {
+				gotWarns = append(gotWarns, w.String())
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ports (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.warns, gotWarns); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -62,20 +62,26 @@ type VirtualServer struct {
 	// the real servers, for setups where the director is not their gateway.
 	SNAT        bool
 	Virtualhost string
+	// IPFamily is ip_family: "inet", "inet6" or "" (from the addresses;
+	// a fwmark service with neither falls back to its real servers', then
+	// inet, as keepalived).
+	IPFamily    string
 	RealServers []*RealServer
 }
 
 // SorryServer is the server used when the quorum is lost.
 type SorryServer struct {
 	Addr    netip.Addr
-	Port    uint16
-	Inhibit bool // sorry_server_inhibit: keep it at weight 0 instead of removing it
+	Port    uint16 // 0 with a fwmark (or group) and no port written
+	Inhibit bool   // sorry_server_inhibit: keep it at weight 0 instead of removing it
 }
 
 // RealServer is a real_server.
 type RealServer struct {
-	Pos              Pos
-	Addr             netip.Addr
+	Pos  Pos
+	Addr netip.Addr
+	// Port is as written, else the virtual server's; 0 for a port-less
+	// server of a fwmark or group virtual server (see serverPorts).
 	Port             uint16
 	Weight           int // default 1
 	InhibitOnFailure bool

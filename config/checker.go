@@ -7,7 +7,13 @@ import (
 )
 
 // needsPort are the checkers that connect to a port.
-var needsPort = map[string]bool{CheckTCP: true, CheckHTTP: true, CheckSSL: true, CheckDNS: true}
+var needsPort = map[string]bool{CheckTCP: true, CheckHTTP: true, CheckSSL: true, CheckDNS: true, CheckSMTP: true, CheckUDP: true}
+
+// kindKeywords are the keywords of one checker kind only.
+var kindKeywords = map[string]string{
+	"payload": CheckUDP, "require_reply": CheckUDP, "min_reply_length": CheckUDP, "max_reply_length": CheckUDP,
+	"helo_name": CheckSMTP, "host": CheckSMTP,
+}
 
 func (p *parser) checker(vs *VirtualServer, rs *RealServer, n *node, h inherit) *Checker {
 	ck := &Checker{Pos: n.pos, Kind: n.key(), ConnectIP: rs.Addr, ConnectPort: rs.Port}
@@ -17,9 +23,16 @@ func (p *parser) checker(vs *VirtualServer, rs *RealServer, n *node, h inherit) 
 	}
 	var checkerVhost string
 	var urls []*node
+	if ck.Kind == CheckUDP {
+		ck.UDPMaxReply = 255 // check_udp.c udp_check_handler
+	}
 	for _, c := range n.block {
 		p.mark(ck, c)
 		if p.inheritKeyword(&h, c) {
+			continue
+		}
+		if k, ok := kindKeywords[c.key()]; ok && k != ck.Kind {
+			p.unknown(c, ck.Kind)
 			continue
 		}
 		switch c.key() {
@@ -52,6 +65,21 @@ func (p *parser) checker(vs *VirtualServer, rs *RealServer, n *node, h inherit) 
 			ck.FileName, _ = p.needArg(c)
 		case "weight":
 			ck.FileWeight, _ = p.intArg(c, -254, 254)
+		case "payload":
+			ck.UDPPayload, _ = p.hexArg(c, false)
+		case "require_reply":
+			ck.UDPRequireReply = true
+			if len(c.args) > 1 {
+				ck.UDPReply, ck.UDPReplyMask = p.hexArg(c, true)
+			}
+		case "min_reply_length":
+			ck.UDPMinReply, _ = p.intArg(c, 0, 65535)
+		case "max_reply_length":
+			ck.UDPMaxReply, _ = p.intArg(c, 0, 65535)
+		case "helo_name":
+			ck.SMTPHelo = p.strArg(c)
+		case "host":
+			p.errorf(c.pos, "SMTP_CHECK host blocks (deprecated in keepalived) are not supported: write one SMTP_CHECK per host, with connect_ip and connect_port")
 		default:
 			if unsupportedLB[c.key()] || c.key() == "regex" || c.key() == "regex_no_match" {
 				p.unsupported(c)
@@ -89,8 +117,76 @@ func (p *parser) checker(vs *VirtualServer, rs *RealServer, n *node, h inherit) 
 		if ck.FileName == "" {
 			p.errorf(n.pos, "FILE_CHECK needs track_file")
 		}
+	case CheckUDP:
+		if ck.UDPMinReply > ck.UDPMaxReply {
+			// keepalived only says it "will always fail" (check_udp.c).
+			p.errorf(p.posOf(ck, "min_reply_length", n.pos), "UDP_CHECK min_reply_length %d > max_reply_length %d: the check would always fail", ck.UDPMinReply, ck.UDPMaxReply)
+		}
+	case CheckSMTP:
+		if ck.SMTPHelo == "" {
+			ck.SMTPHelo = DefaultSMTPHelo
+		}
 	}
 	return ck
+}
+
+// hexArg reads keepalived's free-form hex string (lib/parser.c
+// read_hex_str): the arguments joined by spaces; each space-separated
+// run is read two digits an octet, a lone last digit being an octet of
+// its own ("Ab12f 3" is AB 12 0F 03). With wild, X or x is a nibble
+// that matches anything: mask has its bits set.
+func (p *parser) hexArg(n *node, wild bool) (data, mask []byte) {
+	if len(n.args) < 2 {
+		p.errorf(n.pos, "%s needs a hex string", n.key())
+		return nil, nil
+	}
+	data, mask, ok := parseHex(strings.Join(n.args[1:], " "), wild)
+	if !ok {
+		p.errorf(n.pos, "%s: invalid hex string %q", n.key(), strings.Join(n.args[1:], " "))
+		return nil, nil
+	}
+	return data, mask
+}
+
+func parseHex(s string, wild bool) (data, mask []byte, ok bool) {
+	nibble := func(c byte) (v, m byte, ok bool) {
+		switch {
+		case c >= '0' && c <= '9':
+			return c - '0', 0, true
+		case c >= 'a' && c <= 'f':
+			return c - 'a' + 10, 0, true
+		case c >= 'A' && c <= 'F':
+			return c - 'A' + 10, 0, true
+		case wild && (c == 'x' || c == 'X'):
+			return 0, 0x0f, true
+		}
+		return 0, 0, false
+	}
+	masked := false
+	for _, run := range strings.Fields(s) {
+		for i := 0; i < len(run); i += 2 {
+			v, m, ok := nibble(run[i])
+			if !ok {
+				return nil, nil, false
+			}
+			if i+1 < len(run) {
+				v2, m2, ok := nibble(run[i+1])
+				if !ok {
+					return nil, nil, false
+				}
+				v, m = v<<4|v2, m<<4|m2
+			}
+			data, mask = append(data, v), append(mask, m)
+			masked = masked || m != 0
+		}
+	}
+	if len(data) == 0 {
+		return nil, nil, false
+	}
+	if !masked {
+		mask = nil
+	}
+	return data, mask, true
 }
 
 // checkerDefaults fills timing values: the checker's own, else inherited,

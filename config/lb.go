@@ -214,9 +214,9 @@ func (p *parser) realServer(vs *VirtualServer, n *node, h inherit) {
 			rs.NotifyUp = p.strArg(c)
 		case "notify_down":
 			rs.NotifyDown = p.strArg(c)
-		case CheckTCP, CheckHTTP, CheckSSL, CheckMisc, CheckDNS, CheckFile:
+		case CheckTCP, CheckHTTP, CheckSSL, CheckMisc, CheckDNS, CheckFile, CheckPing, CheckUDP, CheckSMTP:
 			checks = append(checks, c)
-		case "SMTP_CHECK", "BFD_CHECK", "UDP_CHECK", "PING_CHECK":
+		case "BFD_CHECK":
 			p.unsupported(c)
 		default:
 			if unsupportedLB[c.key()] {

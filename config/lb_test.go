@@ -274,3 +274,91 @@ func TestServerPorts(t *testing.T) {
 		})
 	}
 }
+
+func TestL4Checkers(t *testing.T) {
+	cfg, warns := mustParse(t, `virtual_server 10.0.0.1 25 {
+    real_server 10.0.0.2 25 {
+        PING_CHECK {
+            connect_ip 10.0.1.2
+            connect_timeout 2
+            retry 3
+        }
+        UDP_CHECK {
+            connect_port 53
+            payload Ab12f 3 456
+            require_reply 12 3X xx
+            min_reply_length 2
+            max_reply_length 512
+        }
+        UDP_CHECK {
+            connect_port 53
+        }
+        SMTP_CHECK {
+            helo_name "lb1.example"
+        }
+        SMTP_CHECK {
+        }
+    }
+}`)
+	if len(warns) > 0 {
+		t.Errorf("warnings: %q", warns)
+	}
+	cks := cfg.VirtualServers[0].RealServers[0].Checkers
+	type l4 struct {
+		Kind                 string
+		IP                   string
+		Port                 uint16
+		Timeout              time.Duration
+		Retry                int
+		Payload, Reply, Mask []byte
+		Require              bool
+		Min, Max             int
+		Helo                 string
+	}
+	var got []l4
+	for _, c := range cks {
+		got = append(got, l4{c.Kind, c.ConnectIP.String(), c.ConnectPort, c.ConnectTimeout, c.Retry,
+			c.UDPPayload, c.UDPReply, c.UDPReplyMask, c.UDPRequireReply, c.UDPMinReply, c.UDPMaxReply, c.SMTPHelo})
+	}
+	want := []l4{
+		{Kind: CheckPing, IP: "10.0.1.2", Port: 25, Timeout: 2 * time.Second, Retry: 3},
+		{Kind: CheckUDP, IP: "10.0.0.2", Port: 53, Timeout: 5 * time.Second, Retry: 1,
+			// keepalived.conf(5)'s example: "Ab12f 3 456" is AB 12 0F 03 45 06.
+			Payload: []byte{0xab, 0x12, 0x0f, 0x03, 0x45, 0x06},
+			Reply:   []byte{0x12, 0x30, 0x00}, Mask: []byte{0, 0x0f, 0xff}, Require: true, Min: 2, Max: 512},
+		{Kind: CheckUDP, IP: "10.0.0.2", Port: 53, Timeout: 5 * time.Second, Retry: 1, Max: 255},
+		{Kind: CheckSMTP, IP: "10.0.0.2", Port: 25, Timeout: 5 * time.Second, Retry: 1, Helo: "lb1.example"},
+		{Kind: CheckSMTP, IP: "10.0.0.2", Port: 25, Timeout: 5 * time.Second, Retry: 1, Helo: DefaultSMTPHelo},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("checkers (-want +got):\n%s", diff)
+	}
+}
+
+func TestL4CheckerErrors(t *testing.T) {
+	tests := []struct{ name, body, err string }{
+		{"bad hex", "UDP_CHECK {\n payload 12zz\n }", `t.conf:4: payload: invalid hex string "12zz"`},
+		{"wildcard in payload", "UDP_CHECK {\n payload 1x\n }", `t.conf:4: payload: invalid hex string "1x"`},
+		{"min > max", "UDP_CHECK {\n min_reply_length 10\n max_reply_length 5\n }", "t.conf:4: UDP_CHECK min_reply_length 10 > max_reply_length 5: the check would always fail"},
+		{"smtp host block", "SMTP_CHECK {\n host {\n connect_ip 10.0.0.3\n }\n }", "t.conf:4: SMTP_CHECK host blocks (deprecated in keepalived) are not supported: write one SMTP_CHECK per host, with connect_ip and connect_port"},
+		{"port-less UDP", "UDP_CHECK {\n }", "t.conf:3: UDP_CHECK: real_server 10.0.0.2 has no port: set connect_port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			port := " 53"
+			if tt.name == "port-less UDP" {
+				port = ""
+			}
+			src := "virtual_server fwmark 1 {\n real_server 10.0.0.2" + port + " {\n " + tt.body + "\n }\n}\n"
+			_, _, err := parseString(t, src, nil)
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("err = %v, want %s", err, tt.err)
+			}
+		})
+	}
+	// A keyword of another kind is unknown there.
+	_, warns, err := parseString(t, "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n TCP_CHECK {\n helo_name x\n }\n }\n}\n", nil)
+	if err != nil || len(warns) != 1 || warns[0].String() != `t.conf:4: unknown keyword "helo_name" in TCP_CHECK` {
+		t.Errorf("warns = %q, err = %v", warns, err)
+	}
+}

@@ -13,7 +13,13 @@ const (
 	CheckMisc = "MISC_CHECK"
 	CheckDNS  = "DNS_CHECK"
 	CheckFile = "FILE_CHECK"
+	CheckPing = "PING_CHECK"
+	CheckUDP  = "UDP_CHECK"
+	CheckSMTP = "SMTP_CHECK"
 )
+
+// DefaultSMTPHelo is keepalived's SMTP_CHECK helo_name (check_smtp.h).
+const DefaultSMTPHelo = "smtpchecker.keepalived.org"
 
 // VirtualServerGroup is a virtual_server_group.
 type VirtualServerGroup struct {
@@ -112,6 +118,17 @@ type Checker struct {
 	DNSName          string // DNS_CHECK, default "."
 	FileName         string // FILE_CHECK: the vrrp_track_file it reads
 	FileWeight       int    // FILE_CHECK, default 1
+	// UDP_CHECK: Payload is sent (nil: keepalived's 32-byte filler).
+	// With RequireReply a reply must come; with Reply it must also be
+	// MinReply..MaxReply bytes long and match Reply where ReplyMask (if
+	// any) has zero bits, over the shorter of the two.
+	UDPPayload      []byte
+	UDPRequireReply bool
+	UDPReply        []byte
+	UDPReplyMask    []byte
+	UDPMinReply     int    // default 0
+	UDPMaxReply     int    // default 255
+	SMTPHelo        string // SMTP_CHECK helo_name, default DefaultSMTPHelo
 }
 
 // URL is a url block of HTTP_GET or SSL_GET.

@@ -33,6 +33,21 @@ func NewProber(ck *config.Checker, rs netip.AddrPort, run track.Runner) (Prober,
 		return NewMiscCheck(ck.MiscPath, ck.MiscTimeout, ck.MiscDynamic, run)
 	case config.CheckDNS:
 		return NewDNSCheck(addr, ck.BindTo, ck.ConnectTimeout, ck.DNSType, ck.DNSName)
+	case config.CheckPing:
+		return &PingCheck{Addr: addr.Addr(), BindTo: ck.BindTo, Timeout: ck.ConnectTimeout}, nil
+	case config.CheckUDP:
+		if ck.UDPReplyMask != nil && len(ck.UDPReplyMask) != len(ck.UDPReply) {
+			return nil, fmt.Errorf("UDP_CHECK %v: reply mask of %d bytes for a %d-byte reply", addr, len(ck.UDPReplyMask), len(ck.UDPReply))
+		}
+		return &UDPCheck{Addr: addr, BindTo: ck.BindTo, Timeout: ck.ConnectTimeout, Payload: ck.UDPPayload,
+			RequireReply: ck.UDPRequireReply, Reply: ck.UDPReply, ReplyMask: ck.UDPReplyMask,
+			MinReply: ck.UDPMinReply, MaxReply: ck.UDPMaxReply}, nil
+	case config.CheckSMTP:
+		helo := ck.SMTPHelo
+		if helo == "" {
+			helo = config.DefaultSMTPHelo
+		}
+		return &SMTPCheck{Addr: addr, BindTo: ck.BindTo, Timeout: ck.ConnectTimeout, Helo: helo}, nil
 	}
 	return nil, fmt.Errorf("%s: %w", ck.Kind, ErrUnsupported)
 }

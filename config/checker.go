@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -64,7 +65,15 @@ func (p *parser) checker(vs *VirtualServer, rs *RealServer, n *node, h inherit) 
 		case "track_file":
 			ck.FileName, _ = p.needArg(c)
 		case "weight":
-			ck.FileWeight, _ = p.intArg(c, -254, 254)
+			// check_file.c: ±IPVS_WEIGHT_LIMIT, then reverse|noreverse.
+			ck.FileWeight, _ = p.intArg(c, -math.MaxInt32, math.MaxInt32)
+			switch c.arg(2) {
+			case "", "noreverse":
+			case "reverse":
+				ck.FileReverse = true
+			default:
+				p.errorf(c.pos, "weight: %q: want reverse or noreverse", c.arg(2))
+			}
 		case "payload":
 			ck.UDPPayload, _ = p.hexArg(c, false)
 		case "require_reply":
@@ -233,9 +242,6 @@ func (p *parser) checkerDefaults(ck *Checker, h inherit) {
 		if ck.DNSName == "" {
 			ck.DNSName = "."
 		}
-	}
-	if ck.Kind == CheckFile && !p.isSet(ck, "weight") {
-		ck.FileWeight = 1
 	}
 }
 

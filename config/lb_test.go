@@ -95,7 +95,7 @@ vrrp_track_file tf {
 	dns := ck(45, CheckDNS)
 	dns.DelayBeforeRetry, dns.DNSType, dns.DNSName = 10*time.Second, "A", "example.com"
 	file := ck(49, CheckFile)
-	file.FileName, file.FileWeight = "tf", 1
+	file.FileName, file.FilePath, file.FileWeight = "tf", "/run/x", 1
 
 	want := []*VirtualServer{{
 		Pos: Pos{"t.conf", 1}, Addr: netip.MustParseAddr("10.0.0.1"), Port: 443, DelayLoop: 10 * time.Second,
@@ -360,5 +360,50 @@ func TestL4CheckerErrors(t *testing.T) {
 	_, warns, err := parseString(t, "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n TCP_CHECK {\n helo_name x\n }\n }\n}\n", nil)
 	if err != nil || len(warns) != 1 || warns[0].String() != `t.conf:4: unknown keyword "helo_name" in TCP_CHECK` {
 		t.Errorf("warns = %q, err = %v", warns, err)
+	}
+}
+
+// TestFileCheckWeight: FILE_CHECK's weight defaults to its track file's,
+// with its reverse (check_file.c file_end_handler); its own may be any
+// IPVS weight offset, with reverse or noreverse.
+func TestFileCheckWeight(t *testing.T) {
+	cfg, warns := mustParse(t, `vrrp_track_file tf {
+    file /run/x
+    weight -3 reverse
+}
+virtual_server 10.0.0.1 80 {
+    real_server 10.0.0.2 80 {
+        FILE_CHECK {
+            track_file tf
+        }
+        FILE_CHECK {
+            track_file tf
+            weight 1000 noreverse
+        }
+        FILE_CHECK {
+            track_file tf
+            weight 0 reverse
+        }
+    }
+}`)
+	if len(warns) > 0 {
+		t.Errorf("warnings: %q", warns)
+	}
+	type fc struct {
+		Path    string
+		Weight  int
+		Reverse bool
+	}
+	var got []fc
+	for _, ck := range cfg.VirtualServers[0].RealServers[0].Checkers {
+		got = append(got, fc{ck.FilePath, ck.FileWeight, ck.FileReverse})
+	}
+	want := []fc{{"/run/x", -3, true}, {"/run/x", 1000, false}, {"/run/x", 0, true}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	_, _, err := parseString(t, "vrrp_track_file tf {\n file /x\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n FILE_CHECK {\n track_file tf\n weight 2 sideways\n }\n }\n}\n", nil)
+	if err == nil || err.Error() != `t.conf:8: weight: "sideways": want reverse or noreverse` {
+		t.Errorf("err = %v", err)
 	}
 }

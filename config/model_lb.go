@@ -117,7 +117,11 @@ type Checker struct {
 	DNSType          string // DNS_CHECK, default "SOA"
 	DNSName          string // DNS_CHECK, default "."
 	FileName         string // FILE_CHECK: the vrrp_track_file it reads
-	FileWeight       int    // FILE_CHECK, default 1
+	FilePath         string // FILE_CHECK: that track file's path (resolved)
+	// FileWeight and FileReverse are FILE_CHECK's "weight N [reverse]",
+	// default the track file's own (check_file.c file_end_handler).
+	FileWeight  int
+	FileReverse bool
 	// UDP_CHECK: Payload is sent (nil: keepalived's 32-byte filler).
 	// With RequireReply a reply must come; with Reply it must also be
 	// MinReply..MaxReply bytes long and match Reply where ReplyMask (if

@@ -100,9 +100,33 @@ func New(cfg *config.Config, plane dataplane.Plane, o Options) (*Manager, error)
 				}
 			}
 		}
+		m.seedFileChecks(p)
 		m.pools = append(m.pools, p)
 	}
 	return m, errors.Join(errs...)
+}
+
+// seedFileChecks reads the track file of every FILE_CHECK of p that
+// does not resume a state, so the first table already reflects it:
+// keepalived reads the files at start and sets their checkers before it
+// programs IPVS (check_file.c set_track_file_checkers_down, which also
+// ignores alpha).
+func (m *Manager) seedFileChecks(p *pool) {
+	for mi, mem := range p.members {
+		for ci, ck := range mem.rs.Checkers {
+			key := checkerKey(p.name, mem.key, ci)
+			if _, ok := m.o.Resume[key]; ok || ck.Kind != config.CheckFile {
+				continue
+			}
+			probe, err := m.o.NewProber(ck, netip.AddrPortFrom(mem.rs.Addr, mem.rs.Port), m.o.Runner)
+			if err != nil {
+				continue // Run logs it
+			}
+			r := probe.Probe(context.Background())
+			p.update(mi, ci, check.Status{Key: key, Up: r.OK, Detail: r.Detail, Weight: r.Weight, Offset: r.Offset,
+				LastCheck: m.o.Clock.Now()})
+		}
+	}
 }
 
 // Desired is the state the data plane should hold now.
@@ -135,9 +159,6 @@ func (m *Manager) Run(ctx context.Context) error {
 	for pi, p := range m.pools {
 		for mi, mem := range p.members {
 			for ci, ck := range mem.rs.Checkers {
-				if ck.Kind == config.CheckFile {
-					continue // FILE_CHECK reads a track file; not a probe (see docs)
-				}
 				probe, err := m.o.NewProber(ck, netip.AddrPortFrom(mem.rs.Addr, mem.rs.Port), m.o.Runner)
 				if err != nil {
 					m.log.Error("checker not started", "vs", p.name, "rs", mem.key, "err", fmt.Errorf("%s: %w", ck.Pos, err))
@@ -148,11 +169,17 @@ func (m *Manager) Run(ctx context.Context) error {
 				if st, ok := m.o.Resume[key]; ok {
 					opt.Resume = &st
 				}
-				if p.vs.HASuspend && m.o.Local != nil {
+				timing := check.TimingOf(ck, p.vs.Alpha)
+				switch {
+				case ck.Kind == config.CheckFile:
+					// Seeded by New (or resumed): carry that state on.
+					st := mem.checks[ci]
+					opt.Resume, timing = &st, check.FileTiming()
+				case p.vs.HASuspend && m.o.Local != nil:
 					addrs := p.entries
 					opt.Paused = func() bool { return !anyLocal(addrs, m.o.Local) }
 				}
-				c := check.NewChecker(key, probe, check.TimingOf(ck, p.vs.Alpha), opt)
+				c := check.NewChecker(key, probe, timing, opt)
 				m.where[key] = where{pi, mi, ci}
 				wg.Add(1)
 				go func() { defer wg.Done(); _ = c.Run(cctx, m.updates) }()

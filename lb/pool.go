@@ -90,11 +90,6 @@ func newPool(vs *config.VirtualServer, groups []*config.VirtualServerGroup, resu
 		m := &member{rs: rs, key: netip.AddrPortFrom(rs.Addr, rs.Port).String()}
 		for i := range rs.Checkers {
 			st, ok := resume[checkerKey(p.name, m.key, i)]
-			if rs.Checkers[i].Kind == config.CheckFile {
-				// Not run (see docs/load-balancing.md): it must not hold the
-				// real server down, with alpha or not.
-				st, ok = check.Status{Key: checkerKey(p.name, m.key, i), Up: true, Detail: "FILE_CHECK is not run by vipd", Weight: -1}, true
-			}
 			if !ok {
 				st = check.Status{Key: checkerKey(p.name, m.key, i), Up: !vs.Alpha, Detail: "initial", Weight: -1}
 			}

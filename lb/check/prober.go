@@ -9,8 +9,8 @@ import (
 	"github.com/vipd/vipd/vrrp/track"
 )
 
-// ErrUnsupported is returned by NewProber for checker kinds that are not
-// probes (FILE_CHECK reads a vrrp_track_file; the caller wires it).
+// ErrUnsupported is returned by NewProber for checker kinds it does not
+// know.
 var ErrUnsupported = errors.New("checker kind not supported by this package")
 
 // NewProber builds the prober for ck on the real server rs. run executes
@@ -33,6 +33,11 @@ func NewProber(ck *config.Checker, rs netip.AddrPort, run track.Runner) (Prober,
 		return NewMiscCheck(ck.MiscPath, ck.MiscTimeout, ck.MiscDynamic, run)
 	case config.CheckDNS:
 		return NewDNSCheck(addr, ck.BindTo, ck.ConnectTimeout, ck.DNSType, ck.DNSName)
+	case config.CheckFile:
+		if ck.FilePath == "" {
+			return nil, fmt.Errorf("FILE_CHECK %q: no track file path", ck.FileName)
+		}
+		return &FileCheck{Path: ck.FilePath, Weight: ck.FileWeight, Reverse: ck.FileReverse}, nil
 	case config.CheckPing:
 		return &PingCheck{Addr: addr.Addr(), BindTo: ck.BindTo, Timeout: ck.ConnectTimeout}, nil
 	case config.CheckUDP:

@@ -32,6 +32,9 @@ func (p *parser) checker(vs *VirtualServer, rs *RealServer, n *node, h inherit) 
 		if p.inheritKeyword(&h, c) {
 			continue
 		}
+		if (ck.Kind == CheckHTTP || ck.Kind == CheckSSL) && p.httpKeyword(ck, c) {
+			continue
+		}
 		if k, ok := kindKeywords[c.key()]; ok && k != ck.Kind {
 			p.unknown(c, ck.Kind)
 			continue
@@ -90,7 +93,7 @@ func (p *parser) checker(vs *VirtualServer, rs *RealServer, n *node, h inherit) 
 		case "host":
 			p.errorf(c.pos, "SMTP_CHECK host blocks (deprecated in keepalived) are not supported: write one SMTP_CHECK per host, with connect_ip and connect_port")
 		default:
-			if unsupportedLB[c.key()] || c.key() == "regex" || c.key() == "regex_no_match" {
+			if unsupportedLB[c.key()] {
 				p.unsupported(c)
 				continue
 			}
@@ -115,6 +118,9 @@ func (p *parser) checker(vs *VirtualServer, rs *RealServer, n *node, h inherit) 
 	}
 	switch ck.Kind {
 	case CheckHTTP, CheckSSL:
+		if ck.HTTPProtocol == "" {
+			ck.HTTPProtocol = HTTP10
+		}
 		if len(urls) == 0 {
 			p.errorf(n.pos, "%s needs at least one url block", ck.Kind)
 		}
@@ -247,6 +253,7 @@ func (p *parser) checkerDefaults(ck *Checker, h inherit) {
 
 func (p *parser) url(n *node, vhost string) (URL, bool) {
 	u := URL{Pos: n.pos, Virtualhost: vhost}
+	re := urlRegex{max: -1}
 	body, ok := p.body(n)
 	if !ok {
 		return u, false
@@ -268,12 +275,13 @@ func (p *parser) url(n *node, vhost string) (URL, bool) {
 			}
 		case "virtualhost":
 			u.Virtualhost, _ = p.needArg(c)
-		case "regex", "regex_no_match", "regex_options", "regex_stack", "regex_min_offset", "regex_max_offset":
-			p.unsupported(c)
 		default:
-			p.unknown(c, "url")
+			if !p.regexKeyword(&re, &u, c) {
+				p.unknown(c, "url")
+			}
 		}
 	}
+	p.finishRegex(&re, &u)
 	if u.Path == "" {
 		p.errorf(n.pos, "url needs a path")
 		return u, false

@@ -83,7 +83,7 @@ vrrp_track_file tf {
 			DelayLoop: 10 * time.Second, Warmup: 10 * time.Second}
 	}
 	http := ck(24, CheckHTTP)
-	http.DelayBeforeRetry = 3 * time.Second
+	http.DelayBeforeRetry, http.HTTPProtocol = 3*time.Second, HTTP10
 	http.URLs = []URL{
 		{Pos: Pos{"t.conf", 25}, Path: "/health", StatusCodes: []CodeRange{{200, 200}, {301, 302}}, Virtualhost: "vs.example"},
 		{Pos: Pos{"t.conf", 29}, Path: "/", Digest: "abc", StatusCodes: []CodeRange{{200, 299}}, Virtualhost: "other.example"},

@@ -133,6 +133,13 @@ type Checker struct {
 	UDPMinReply     int    // default 0
 	UDPMaxReply     int    // default 255
 	SMTPHelo        string // SMTP_CHECK helo_name, default DefaultSMTPHelo
+	// HTTP_GET/SSL_GET: http_protocol (HTTP10 by default); SSL_GET: SNI
+	// (enable_sni), sent as SNIName, else the url's virtualhost; SSL is
+	// the top-level SSL block, for SSL_GET only.
+	HTTPProtocol string
+	SNI          bool
+	SNIName      string
+	SSL          *SSLClient
 }
 
 // URL is a url block of HTTP_GET or SSL_GET.
@@ -142,6 +149,18 @@ type URL struct {
 	Digest      string
 	StatusCodes []CodeRange // default 200-299
 	Virtualhost string
+	// Regex is the Go pattern of regex, regex_options flags included;
+	// "" means none. A body matches when the pattern is found starting at
+	// RegexMinOffset or later and before RegexMaxOffset (regex_max_offset
+	// + 1, as keepalived stores it; 0: no limit), and before the first
+	// newline with RegexFirstLine. RegexDollarNL: a $ may also match
+	// before a final newline, as PCRE2's does. RegexNoMatch reverses it.
+	Regex          string
+	RegexNoMatch   bool
+	RegexMinOffset int
+	RegexMaxOffset int
+	RegexFirstLine bool
+	RegexDollarNL  bool
 }
 
 // CodeRange is an inclusive range of HTTP status codes.

@@ -30,6 +30,9 @@ func (p *parser) validate() {
 		}
 		for _, rs := range vs.RealServers {
 			for _, ck := range rs.Checkers {
+				if ck.Kind == CheckSSL {
+					ck.SSL = c.SSL
+				}
 				if ck.Kind != CheckFile || ck.FileName == "" {
 					continue
 				}

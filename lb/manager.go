@@ -52,6 +52,10 @@ type Manager struct {
 	// checker by its key (set before the checkers start, then read-only).
 	updates chan check.Status
 	where   map[string]where
+	// probers holds each checker's prober by key, built by New so that
+	// a checker that cannot run (a bad certificate file, say) fails the
+	// start or reload instead of leaving its real server up unchecked.
+	probers map[string]check.Prober
 	scripts chan event
 
 	mu      sync.Mutex // guards what Status and Checks read
@@ -84,7 +88,8 @@ func New(cfg *config.Config, plane dataplane.Plane, o Options) (*Manager, error)
 		o.NewProber = check.NewProber
 	}
 	m := &Manager{o: o, plane: plane, log: o.Log.With("component", "lb", "dataplane", plane.Name()),
-		updates: make(chan check.Status, 1024), where: map[string]where{}, scripts: make(chan event, 1024)}
+		updates: make(chan check.Status, 1024), where: map[string]where{}, scripts: make(chan event, 1024),
+		probers: map[string]check.Prober{}}
 	var errs []error
 	for _, vs := range cfg.VirtualServers {
 		p, err := newPool(vs, cfg.VirtualServerGroups, o.Resume)
@@ -98,6 +103,16 @@ func New(cfg *config.Config, plane dataplane.Plane, o Options) (*Manager, error)
 					errs = append(errs, fmt.Errorf("%s: virtual_server %s: %s data plane: %w", vs.Pos, p.name, plane.Name(), err))
 					break
 				}
+			}
+		}
+		for _, mem := range p.members {
+			for ci, ck := range mem.rs.Checkers {
+				probe, err := o.NewProber(ck, netip.AddrPortFrom(mem.rs.Addr, mem.rs.Port), o.Runner)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %s on real_server %s: %w", ck.Pos, ck.Kind, mem.key, err))
+					continue
+				}
+				m.probers[checkerKey(p.name, mem.key, ci)] = probe
 			}
 		}
 		m.seedFileChecks(p)
@@ -118,9 +133,9 @@ func (m *Manager) seedFileChecks(p *pool) {
 			if _, ok := m.o.Resume[key]; ok || ck.Kind != config.CheckFile {
 				continue
 			}
-			probe, err := m.o.NewProber(ck, netip.AddrPortFrom(mem.rs.Addr, mem.rs.Port), m.o.Runner)
-			if err != nil {
-				continue // Run logs it
+			probe, ok := m.probers[key]
+			if !ok {
+				continue
 			}
 			r := probe.Probe(context.Background())
 			p.update(mi, ci, check.Status{Key: key, Up: r.OK, Detail: r.Detail, Weight: r.Weight, Offset: r.Offset,
@@ -159,13 +174,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	for pi, p := range m.pools {
 		for mi, mem := range p.members {
 			for ci, ck := range mem.rs.Checkers {
-				probe, err := m.o.NewProber(ck, netip.AddrPortFrom(mem.rs.Addr, mem.rs.Port), m.o.Runner)
-				if err != nil {
-					m.log.Error("checker not started", "vs", p.name, "rs", mem.key, "err", fmt.Errorf("%s: %w", ck.Pos, err))
-					continue
+				key := checkerKey(p.name, mem.key, ci)
+				probe, ok := m.probers[key]
+				if !ok {
+					continue // New refused the configuration
 				}
 				opt := check.Options{Clock: m.o.Clock}
-				key := checkerKey(p.name, mem.key, ci)
 				if st, ok := m.o.Resume[key]; ok {
 					opt.Resume = &st
 				}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -311,5 +312,30 @@ virtual_server 10.0.0.1 80 {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestManagerRefusesUnbuildableChecker: a checker that cannot be built
+// (here an SSL_GET whose certificate file is missing) fails New with its
+// file:line, rather than leaving its real server up and unchecked.
+func TestManagerRefusesUnbuildableChecker(t *testing.T) {
+	cfg := parse(t, `
+SSL {
+    certificate /nonexistent/cert.pem
+    key /nonexistent/key.pem
+}
+virtual_server 10.0.0.1 443 {
+    real_server 10.0.0.2 443 {
+        SSL_GET {
+            url {
+                path /
+            }
+        }
+    }
+}
+`)
+	_, err := New(cfg, newFakePlane(), Options{Runner: &recRunner{}})
+	if err == nil || !strings.HasPrefix(err.Error(), "t.conf:8: SSL_GET on real_server 10.0.0.2:443: SSL certificate: open /nonexistent/cert.pem") {
+		t.Errorf("err = %v", err)
 	}
 }

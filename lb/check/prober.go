@@ -25,7 +25,7 @@ func NewProber(ck *config.Checker, rs netip.AddrPort, run track.Runner) (Prober,
 		if len(ck.URLs) == 0 {
 			return nil, fmt.Errorf("%s %v: no url", ck.Kind, addr)
 		}
-		return NewHTTPCheck(addr, ck.BindTo, ck.ConnectTimeout, ck.Kind == config.CheckSSL, ck.URLs), nil
+		return NewHTTPCheck(addr, ck)
 	case config.CheckMisc:
 		if run == nil {
 			return nil, fmt.Errorf("MISC_CHECK %q: no runner", ck.MiscPath)

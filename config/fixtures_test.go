@@ -152,6 +152,25 @@ func TestFixtures(t *testing.T) {
 				}
 			},
 		},
+		{
+			// keepalived's doc/samples/keepalived.conf.fwmark: port-less
+			// real servers on a fwmark service, checked on connect_port.
+			file: "sample-fwmark.conf",
+			check: func(t *testing.T, f string, c *Config) {
+				vs := c.VirtualServers[0]
+				var got []any
+				got = append(got, vs.FWMark, vs.LBKind, vs.PersistenceTimeout)
+				for _, rs := range vs.RealServers {
+					got = append(got, rs.Addr.String(), rs.Port, rs.Checkers[0].ConnectPort, rs.Checkers[0].ConnectTimeout)
+				}
+				want := []any{uint32(1), "NAT", 900 * time.Second,
+					"192.168.201.100", uint16(0), uint16(80), 3 * time.Second,
+					"192.168.201.101", uint16(0), uint16(80), 3 * time.Second}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
+				}
+			},
+		},
 	}
 	files, err := filepath.Glob(filepath.Join(fixtureDir, "*.conf"))
 	if err != nil {

@@ -27,6 +27,4 @@ var harmless = map[string]bool{
 	// iptables/ipsets chains for accept mode: vipd enforces no_accept with
 	// nftables (vrrp/firewall) whatever these say
 	"vrrp_iptables": true, "vrrp_ipsets": true,
-	// the address family of a virtual server is its address's
-	"ip_family": true,
 }

@@ -51,7 +51,7 @@ func (p *parser) inheritKeyword(h *inherit, c *node) bool {
 
 // unsupportedLB are keepalived LVS keywords vipd accepts and ignores.
 var unsupportedLB = map[string]bool{
-	"ops": true, "one_packet_scheduling": true, "smtp_alert": true, "ip_family": true,
+	"ops": true, "one_packet_scheduling": true, "smtp_alert": true,
 	"lvs_sched_flags": true, "flag-1": true, "flag-2": true, "flag-3": true,
 	"sh-port": true, "sh-fallback": true, "mh-port": true, "mh-fallback": true,
 	"uthreshold": true, "lthreshold": true, "fast_recovery": true, "bind_port": true,
@@ -103,6 +103,7 @@ func (p *parser) virtualServer(n *node) {
 	for _, c := range rsNodes {
 		p.realServer(vs, c, h)
 	}
+	p.serverPorts(vs)
 	p.cfg.VirtualServers = append(p.cfg.VirtualServers, vs)
 }
 
@@ -136,13 +137,8 @@ func (p *parser) vsKeyword(vs *VirtualServer, c *node, rs *[]*node) {
 			p.errorf(c.pos, "protocol %q: want TCP, UDP or SCTP", v)
 		}
 	case "sorry_server":
-		if len(c.args) != 3 {
-			p.errorf(c.pos, "sorry_server needs IP PORT")
-			return
-		}
-		a, ok := p.addrVal(c, c.args[1])
-		port, ok2 := p.portVal(c, c.args[2])
-		if ok && ok2 {
+		a, port, ok := p.serverAddr(c, "sorry_server")
+		if ok {
 			inhibit := vs.SorryServer != nil && vs.SorryServer.Inhibit
 			vs.SorryServer = &SorryServer{Addr: a, Port: port, Inhibit: inhibit}
 		}
@@ -173,6 +169,15 @@ func (p *parser) vsKeyword(vs *VirtualServer, c *node, rs *[]*node) {
 		vs.Virtualhost, _ = p.needArg(c)
 	case "real_server":
 		*rs = append(*rs, c)
+	case "ip_family":
+		v, _ := p.needArg(c)
+		switch v {
+		case "inet", "inet6":
+			vs.IPFamily = v
+		case "":
+		default:
+			p.errorf(c.pos, "ip_family %q: want inet or inet6", v)
+		}
 	case "nat_mask":
 		p.warnf(c.pos, "%q is obsolete and ignored", c.key())
 	default:
@@ -189,13 +194,8 @@ func (p *parser) realServer(vs *VirtualServer, n *node, h inherit) {
 	if !ok {
 		return
 	}
-	if len(n.args) != 3 {
-		p.errorf(n.pos, "real_server needs IP PORT")
-		return
-	}
-	a, ok := p.addrVal(n, n.args[1])
-	port, ok2 := p.portVal(n, n.args[2])
-	if !ok || !ok2 {
+	a, port, ok := p.serverAddr(n, "real_server")
+	if !ok {
 		return
 	}
 	rs := &RealServer{Pos: n.pos, Addr: a, Port: port, Weight: 1, InhibitOnFailure: vs.InhibitOnFailure}
@@ -214,9 +214,9 @@ func (p *parser) realServer(vs *VirtualServer, n *node, h inherit) {
 			rs.NotifyUp = p.strArg(c)
 		case "notify_down":
 			rs.NotifyDown = p.strArg(c)
-		case CheckTCP, CheckHTTP, CheckSSL, CheckMisc, CheckDNS, CheckFile:
+		case CheckTCP, CheckHTTP, CheckSSL, CheckMisc, CheckDNS, CheckFile, CheckPing, CheckUDP, CheckSMTP:
 			checks = append(checks, c)
-		case "SMTP_CHECK", "BFD_CHECK", "UDP_CHECK", "PING_CHECK":
+		case "BFD_CHECK":
 			p.unsupported(c)
 		default:
 			if unsupportedLB[c.key()] {
@@ -227,9 +227,7 @@ func (p *parser) realServer(vs *VirtualServer, n *node, h inherit) {
 		}
 	}
 	for _, c := range checks {
-		if ck := p.checker(vs, rs, c, h); ck != nil {
-			rs.Checkers = append(rs.Checkers, ck)
-		}
+		rs.Checkers = append(rs.Checkers, p.checker(vs, rs, c, h)...)
 	}
 	vs.RealServers = append(vs.RealServers, rs)
 }
@@ -302,4 +300,59 @@ func rangeEnd(a netip.Addr, last string) (netip.Addr, bool) {
 	}
 	b[14], b[15] = byte(v>>8), byte(v)
 	return netip.AddrFrom16(b), true
+}
+
+// serverAddr reads "IP [PORT]" of a real_server or sorry_server. A missing
+// port, or port 0, is no port (keepalived check_data.c alloc_rs: "inet_stosockaddr
+// rejects port 0"); serverPorts fills it in.
+func (p *parser) serverAddr(n *node, what string) (netip.Addr, uint16, bool) {
+	if len(n.args) != 2 && len(n.args) != 3 {
+		p.errorf(n.pos, "%s needs IP [PORT]", what)
+		return netip.Addr{}, 0, false
+	}
+	a, ok := p.addrVal(n, n.args[1])
+	if !ok {
+		return a, 0, false
+	}
+	if len(n.args) == 2 {
+		return a, 0, true
+	}
+	port, ok := p.portVal(n, n.args[2])
+	return a, port, ok
+}
+
+// serverPorts applies keepalived's port rules to the real and sorry
+// servers of vs once it is parsed (check_data.c validate_check_config):
+//   - NAT: a port-less server takes the virtual server's port; with a
+//     fwmark it stays port-less (IPVS keeps the destination port).
+//   - DR and TUN cannot change the port: on a fwmark service a server's
+//     port is cleared, otherwise it is set to the virtual server's, with
+//     a warning when one was written.
+//
+// A virtual_server_group keeps the ports as written (keepalived only warns).
+func (p *parser) serverPorts(vs *VirtualServer) {
+	if vs.Group != "" {
+		return
+	}
+	fix := func(port *uint16, pos Pos, what string) {
+		switch {
+		case vs.LBKind == "NAT" && vs.FWMark == 0 && *port == 0:
+			*port = vs.Port
+		case vs.LBKind == "NAT":
+		case vs.FWMark != 0 && *port != 0:
+			p.warnf(pos, "%s: lb_kind %s on a fwmark virtual_server cannot use port %d; cleared, as keepalived does", what, vs.LBKind, *port)
+			*port = 0
+		case vs.FWMark == 0 && *port == 0:
+			*port = vs.Port
+		case vs.FWMark == 0 && *port != vs.Port:
+			p.warnf(pos, "%s: lb_kind %s cannot change the port; %d reset to the virtual server's %d, as keepalived does", what, vs.LBKind, *port, vs.Port)
+			*port = vs.Port
+		}
+	}
+	for _, rs := range vs.RealServers {
+		fix(&rs.Port, rs.Pos, "real_server "+rs.Addr.String())
+	}
+	if s := vs.SorryServer; s != nil && s.Addr.IsValid() {
+		fix(&s.Port, p.posOf(vs, "sorry_server", vs.Pos), "sorry_server "+s.Addr.String())
+	}
 }

@@ -35,7 +35,8 @@ const (
 type token struct {
 	kind   tokKind
 	text   string
-	quoted bool // a quoted "{" is a word, and a quoted "include" is not a directive
+	quoted bool   // a quoted "{" is a word, and a quoted "include" is not a directive
+	raw    string // a word as written, quotes and escapes included
 	pos    Pos
 }
 
@@ -183,6 +184,7 @@ func (l *lexer) line(s string, pos Pos) []token {
 		default:
 			var b strings.Builder
 			quoted := false
+			start := i
 		word:
 			for i < len(s) {
 				c := s[i]
@@ -197,7 +199,7 @@ func (l *lexer) line(s string, pos Pos) []token {
 					i++
 				}
 			}
-			toks = append(toks, token{kind: tokWord, text: b.String(), quoted: quoted, pos: pos})
+			toks = append(toks, token{kind: tokWord, text: b.String(), quoted: quoted, raw: s[start:i], pos: pos})
 		}
 	}
 	return toks

@@ -20,8 +20,10 @@ type Config struct {
 	SyncGroups          []*SyncGroup
 	Instances           []*Instance
 	VirtualServerGroups []*VirtualServerGroup
-	VirtualServers      []*VirtualServer
-	Arbiter             *Arbiter // nil when there is no arbiter block
+	// SSL is the top-level SSL block (SSL_GET client certificate), or nil.
+	SSL            *SSLClient
+	VirtualServers []*VirtualServer
+	Arbiter        *Arbiter // nil when there is no arbiter block
 }
 
 // Script returns the vrrp_script called name, or nil.

@@ -13,7 +13,13 @@ const (
 	CheckMisc = "MISC_CHECK"
 	CheckDNS  = "DNS_CHECK"
 	CheckFile = "FILE_CHECK"
+	CheckPing = "PING_CHECK"
+	CheckUDP  = "UDP_CHECK"
+	CheckSMTP = "SMTP_CHECK"
 )
+
+// DefaultSMTPHelo is keepalived's SMTP_CHECK helo_name (check_smtp.h).
+const DefaultSMTPHelo = "smtpchecker.keepalived.org"
 
 // VirtualServerGroup is a virtual_server_group.
 type VirtualServerGroup struct {
@@ -62,20 +68,26 @@ type VirtualServer struct {
 	// the real servers, for setups where the director is not their gateway.
 	SNAT        bool
 	Virtualhost string
+	// IPFamily is ip_family: "inet", "inet6" or "" (from the addresses;
+	// a fwmark service with neither falls back to its real servers', then
+	// inet, as keepalived).
+	IPFamily    string
 	RealServers []*RealServer
 }
 
 // SorryServer is the server used when the quorum is lost.
 type SorryServer struct {
 	Addr    netip.Addr
-	Port    uint16
-	Inhibit bool // sorry_server_inhibit: keep it at weight 0 instead of removing it
+	Port    uint16 // 0 with a fwmark (or group) and no port written
+	Inhibit bool   // sorry_server_inhibit: keep it at weight 0 instead of removing it
 }
 
 // RealServer is a real_server.
 type RealServer struct {
-	Pos              Pos
-	Addr             netip.Addr
+	Pos  Pos
+	Addr netip.Addr
+	// Port is as written, else the virtual server's; 0 for a port-less
+	// server of a fwmark or group virtual server (see serverPorts).
 	Port             uint16
 	Weight           int // default 1
 	InhibitOnFailure bool
@@ -105,7 +117,29 @@ type Checker struct {
 	DNSType          string // DNS_CHECK, default "SOA"
 	DNSName          string // DNS_CHECK, default "."
 	FileName         string // FILE_CHECK: the vrrp_track_file it reads
-	FileWeight       int    // FILE_CHECK, default 1
+	FilePath         string // FILE_CHECK: that track file's path (resolved)
+	// FileWeight and FileReverse are FILE_CHECK's "weight N [reverse]",
+	// default the track file's own (check_file.c file_end_handler).
+	FileWeight  int
+	FileReverse bool
+	// UDP_CHECK: Payload is sent (nil: keepalived's 32-byte filler).
+	// With RequireReply a reply must come; with Reply it must also be
+	// MinReply..MaxReply bytes long and match Reply where ReplyMask (if
+	// any) has zero bits, over the shorter of the two.
+	UDPPayload      []byte
+	UDPRequireReply bool
+	UDPReply        []byte
+	UDPReplyMask    []byte
+	UDPMinReply     int    // default 0
+	UDPMaxReply     int    // default 255
+	SMTPHelo        string // SMTP_CHECK helo_name, default DefaultSMTPHelo
+	// HTTP_GET/SSL_GET: http_protocol (HTTP10 by default); SSL_GET: SNI
+	// (enable_sni), sent as SNIName, else the url's virtualhost; SSL is
+	// the top-level SSL block, for SSL_GET only.
+	HTTPProtocol string
+	SNI          bool
+	SNIName      string
+	SSL          *SSLClient
 }
 
 // URL is a url block of HTTP_GET or SSL_GET.
@@ -115,6 +149,18 @@ type URL struct {
 	Digest      string
 	StatusCodes []CodeRange // default 200-299
 	Virtualhost string
+	// Regex is the Go pattern of regex, regex_options flags included;
+	// "" means none. A body matches when the pattern is found starting at
+	// RegexMinOffset or later and before RegexMaxOffset (regex_max_offset
+	// + 1, as keepalived stores it; 0: no limit), and before the first
+	// newline with RegexFirstLine. RegexDollarNL: a $ may also match
+	// before a final newline, as PCRE2's does. RegexNoMatch reverses it.
+	Regex          string
+	RegexNoMatch   bool
+	RegexMinOffset int
+	RegexMaxOffset int
+	RegexFirstLine bool
+	RegexDollarNL  bool
 }
 
 // CodeRange is an inclusive range of HTTP status codes.

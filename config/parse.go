@@ -311,6 +311,8 @@ func (p *parser) top(nodes []*node) {
 			p.virtualServer(n)
 		case "arbiter":
 			p.arbiter(n)
+		case "SSL":
+			p.sslBlock(n)
 		default:
 			if unsupportedTop[n.key()] {
 				p.unsupported(n)

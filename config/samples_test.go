@@ -21,13 +21,6 @@ func TestKeepalivedSamples(t *testing.T) {
 		why  string
 		errs []string
 	}{
-		"keepalived.conf.fwmark": {
-			why: "fwmark virtual servers' real servers without a port: another change",
-			errs: []string{
-				dir + "/keepalived.conf.fwmark:14: real_server needs IP PORT",
-				dir + "/keepalived.conf.fwmark:22: real_server needs IP PORT",
-			},
-		},
 		"keepalived.conf.SSL_GET": {
 			why:  "vipd refuses auth_type AH on purpose (docs/config.md)",
 			errs: []string{dir + "/keepalived.conf.SSL_GET:20: auth_type AH is not supported: RFC 3768 removed IPsec AH authentication and vipd does not implement it; use auth_type PASS (VRRPv2) or none"},

@@ -11,6 +11,7 @@ import (
 type node struct {
 	pos      Pos
 	args     []string // args[0] is the keyword
+	raw      []string // args as written (quotes and escapes kept)
 	hasBlock bool
 	block    []*node
 }
@@ -98,6 +99,7 @@ func (b *builder) list(owner *node) []*node {
 		n := &node{pos: t.pos}
 		for b.peek().kind == tokWord {
 			n.args = append(n.args, b.peek().text)
+			n.raw = append(n.raw, b.peek().raw)
 			b.i++
 		}
 		if b.peek().kind == tokEOL {

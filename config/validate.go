@@ -33,8 +33,20 @@ func (p *parser) validate() {
 		}
 		for _, rs := range vs.RealServers {
 			for _, ck := range rs.Checkers {
-				if ck.Kind == CheckFile && ck.FileName != "" && c.TrackFile(ck.FileName) == nil {
+				if ck.Kind == CheckSSL {
+					ck.SSL = c.SSL
+				}
+				if ck.Kind != CheckFile || ck.FileName == "" {
+					continue
+				}
+				tf := c.TrackFile(ck.FileName)
+				if tf == nil {
 					p.errorf(p.posOf(ck, "track_file", ck.Pos), "FILE_CHECK track_file %q is not a defined vrrp_track_file", ck.FileName)
+					continue
+				}
+				ck.FilePath = tf.File
+				if !p.isSet(ck, "weight") {
+					ck.FileWeight, ck.FileReverse = tf.Weight, tf.Reverse
 				}
 			}
 		}

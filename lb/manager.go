@@ -52,6 +52,10 @@ type Manager struct {
 	// checker by its key (set before the checkers start, then read-only).
 	updates chan check.Status
 	where   map[string]where
+	// probers holds each checker's prober by key, built by New so that
+	// a checker that cannot run (a bad certificate file, say) fails the
+	// start or reload instead of leaving its real server up unchecked.
+	probers map[string]check.Prober
 	scripts chan event
 
 	mu      sync.Mutex // guards what Status and Checks read
@@ -84,7 +88,8 @@ func New(cfg *config.Config, plane dataplane.Plane, o Options) (*Manager, error)
 		o.NewProber = check.NewProber
 	}
 	m := &Manager{o: o, plane: plane, log: o.Log.With("component", "lb", "dataplane", plane.Name()),
-		updates: make(chan check.Status, 1024), where: map[string]where{}, scripts: make(chan event, 1024)}
+		updates: make(chan check.Status, 1024), where: map[string]where{}, scripts: make(chan event, 1024),
+		probers: map[string]check.Prober{}}
 	var errs []error
 	for _, vs := range cfg.VirtualServers {
 		p, err := newPool(vs, cfg.VirtualServerGroups, o.Resume)
@@ -100,9 +105,43 @@ func New(cfg *config.Config, plane dataplane.Plane, o Options) (*Manager, error)
 				}
 			}
 		}
+		for _, mem := range p.members {
+			for ci, ck := range mem.rs.Checkers {
+				probe, err := o.NewProber(ck, netip.AddrPortFrom(mem.rs.Addr, mem.rs.Port), o.Runner)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %s on real_server %s: %w", ck.Pos, ck.Kind, mem.key, err))
+					continue
+				}
+				m.probers[checkerKey(p.name, mem.key, ci)] = probe
+			}
+		}
+		m.seedFileChecks(p)
 		m.pools = append(m.pools, p)
 	}
 	return m, errors.Join(errs...)
+}
+
+// seedFileChecks reads the track file of every FILE_CHECK of p that
+// does not resume a state, so the first table already reflects it:
+// keepalived reads the files at start and sets their checkers before it
+// programs IPVS (check_file.c set_track_file_checkers_down, which also
+// ignores alpha).
+func (m *Manager) seedFileChecks(p *pool) {
+	for mi, mem := range p.members {
+		for ci, ck := range mem.rs.Checkers {
+			key := checkerKey(p.name, mem.key, ci)
+			if _, ok := m.o.Resume[key]; ok || ck.Kind != config.CheckFile {
+				continue
+			}
+			probe, ok := m.probers[key]
+			if !ok {
+				continue
+			}
+			r := probe.Probe(context.Background())
+			p.update(mi, ci, check.Status{Key: key, Up: r.OK, Detail: r.Detail, Weight: r.Weight, Offset: r.Offset,
+				LastCheck: m.o.Clock.Now()})
+		}
+	}
 }
 
 // Desired is the state the data plane should hold now.
@@ -135,24 +174,26 @@ func (m *Manager) Run(ctx context.Context) error {
 	for pi, p := range m.pools {
 		for mi, mem := range p.members {
 			for ci, ck := range mem.rs.Checkers {
-				if ck.Kind == config.CheckFile {
-					continue // FILE_CHECK reads a track file; not a probe (see docs)
-				}
-				probe, err := m.o.NewProber(ck, netip.AddrPortFrom(mem.rs.Addr, mem.rs.Port), m.o.Runner)
-				if err != nil {
-					m.log.Error("checker not started", "vs", p.name, "rs", mem.key, "err", fmt.Errorf("%s: %w", ck.Pos, err))
-					continue
+				key := checkerKey(p.name, mem.key, ci)
+				probe, ok := m.probers[key]
+				if !ok {
+					continue // New refused the configuration
 				}
 				opt := check.Options{Clock: m.o.Clock}
-				key := checkerKey(p.name, mem.key, ci)
 				if st, ok := m.o.Resume[key]; ok {
 					opt.Resume = &st
 				}
-				if p.vs.HASuspend && m.o.Local != nil {
+				timing := check.TimingOf(ck, p.vs.Alpha)
+				switch {
+				case ck.Kind == config.CheckFile:
+					// Seeded by New (or resumed): carry that state on.
+					st := mem.checks[ci]
+					opt.Resume, timing = &st, check.FileTiming()
+				case p.vs.HASuspend && m.o.Local != nil:
 					addrs := p.entries
 					opt.Paused = func() bool { return !anyLocal(addrs, m.o.Local) }
 				}
-				c := check.NewChecker(key, probe, check.TimingOf(ck, p.vs.Alpha), opt)
+				c := check.NewChecker(key, probe, timing, opt)
 				m.where[key] = where{pi, mi, ci}
 				wg.Add(1)
 				go func() { defer wg.Done(); _ = c.Run(cctx, m.updates) }()

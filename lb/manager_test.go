@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,5 +237,105 @@ func TestManagerRefusesWhatThePlaneCannotRun(t *testing.T) {
 	want := "t.conf:1: virtual_server 10.0.0.1:80/TCP: fake data plane: lb_kind DR is not supported"
 	if err == nil || err.Error() != want {
 		t.Errorf("New error = %v, want %q", err, want)
+	}
+}
+
+// TestManagerFileCheck: FILE_CHECK reads its track file before the first
+// table (keepalived sets file checkers before programming IPVS, alpha or
+// not), then follows the file: weight 0 takes a server down on a non-zero
+// value; a weight adds value×weight to the server's weight.
+func TestManagerFileCheck(t *testing.T) {
+	dir := t.TempDir()
+	drain, scale := filepath.Join(dir, "drain"), filepath.Join(dir, "scale")
+	write := func(path, v string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(drain, "1")
+	write(scale, "3")
+	cfg := parse(t, `
+vrrp_track_file drain {
+    file `+drain+`
+}
+vrrp_track_file scale {
+    file `+scale+`
+    weight 2
+}
+virtual_server 10.0.0.1 80 {
+    alpha
+    real_server 10.0.0.2 80 {
+        FILE_CHECK {
+            track_file drain
+            weight 0
+        }
+    }
+    real_server 10.0.0.3 80 {
+        FILE_CHECK {
+            track_file scale
+        }
+    }
+}
+`)
+	plane := newFakePlane()
+	m, err := New(cfg, plane, Options{Runner: &recRunner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first []string
+	for _, b := range m.Desired().Services[0].Backends {
+		first = append(first, netip.AddrPortFrom(b.Addr, b.Port).String()+"="+itoa(b.Weight))
+	}
+	if want := []string{"10.0.0.3:80=7"}; !slices.Equal(first, want) {
+		t.Fatalf("first table %v, want %v", first, want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	waitFor := func(what string, want []string) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for !slices.Equal(plane.backends(), want) {
+			select {
+			case <-plane.changed:
+			case <-time.After(50 * time.Millisecond):
+			case <-deadline:
+				t.Fatalf("%s: backends %v, want %v", what, plane.backends(), want)
+			}
+		}
+	}
+	waitFor("start", []string{"10.0.0.3:80=7"})
+	write(drain, "0")
+	write(scale, "-1")
+	waitFor("drain cleared, scale lowered", []string{"10.0.0.2:80=1", "10.0.0.3:80=0"})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestManagerRefusesUnbuildableChecker: a checker that cannot be built
+// (here an SSL_GET whose certificate file is missing) fails New with its
+// file:line, rather than leaving its real server up and unchecked.
+func TestManagerRefusesUnbuildableChecker(t *testing.T) {
+	cfg := parse(t, `
+SSL {
+    certificate /nonexistent/cert.pem
+    key /nonexistent/key.pem
+}
+virtual_server 10.0.0.1 443 {
+    real_server 10.0.0.2 443 {
+        SSL_GET {
+            url {
+                path /
+            }
+        }
+    }
+}
+`)
+	_, err := New(cfg, newFakePlane(), Options{Runner: &recRunner{}})
+	if err == nil || !strings.HasPrefix(err.Error(), "t.conf:8: SSL_GET on real_server 10.0.0.2:443: SSL certificate: open /nonexistent/cert.pem") {
+		t.Errorf("err = %v", err)
 	}
 }

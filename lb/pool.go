@@ -90,11 +90,6 @@ func newPool(vs *config.VirtualServer, groups []*config.VirtualServerGroup, resu
 		m := &member{rs: rs, key: netip.AddrPortFrom(rs.Addr, rs.Port).String()}
 		for i := range rs.Checkers {
 			st, ok := resume[checkerKey(p.name, m.key, i)]
-			if rs.Checkers[i].Kind == config.CheckFile {
-				// Not run (see docs/load-balancing.md): it must not hold the
-				// real server down, with alpha or not.
-				st, ok = check.Status{Key: checkerKey(p.name, m.key, i), Up: true, Detail: "FILE_CHECK is not run by vipd", Weight: -1}, true
-			}
 			if !ok {
 				st = check.Status{Key: checkerKey(p.name, m.key, i), Up: !vs.Alpha, Detail: "initial", Weight: -1}
 			}
@@ -212,6 +207,11 @@ func (p *pool) services(dev func(netip.Addr) string) []dataplane.Service {
 		if p.vs.PersistenceGranularity.IsValid() {
 			s.PersistenceMask = p.vs.PersistenceGranularity
 		}
+		if e.fwmark != 0 {
+			// IPVS keys a fwmark service by mark and address family; the
+			// unspecified address carries the family.
+			s.VIP = p.unspecified()
+		}
 		if e.addr.IsValid() && dev != nil {
 			s.Dev = dev(e.addr)
 		}
@@ -221,6 +221,30 @@ func (p *pool) services(dev func(netip.Addr) string) []dataplane.Service {
 		out = append(out, s)
 	}
 	return out
+}
+
+// unspecified is 0.0.0.0 or :: for the family of the virtual server:
+// ip_family, else its addresses', else its real servers' (keepalived sets
+// a fwmark service's family from its first real server), else IPv4.
+func (p *pool) unspecified() netip.Addr {
+	v6 := p.vs.IPFamily == "inet6"
+	if p.vs.IPFamily == "" {
+		var first netip.Addr
+		for _, e := range p.entries {
+			if e.addr.IsValid() {
+				first = e.addr
+				break
+			}
+		}
+		if !first.IsValid() && len(p.vs.RealServers) > 0 {
+			first = p.vs.RealServers[0].Addr
+		}
+		v6 = first.IsValid() && first.Unmap().Is6()
+	}
+	if v6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
 }
 
 // serviceName is the kernel-side name: "vs_10_0_0_1_80_tcp", "fwm_5".

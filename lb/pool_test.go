@@ -156,7 +156,7 @@ virtual_server 10.0.0.1 443 {
 			Persistence: 30e9, PersistenceMask: mask, Backends: grp, Dev: "eth-10.0.0.10"},
 		{Name: "vs_10_0_0_11_80_udp", VIP: netip.MustParseAddr("10.0.0.11"), Port: 80, Proto: "udp", Algo: "sh", Kind: "DR",
 			Persistence: 30e9, PersistenceMask: mask, Backends: grp, Dev: "eth-10.0.0.11"},
-		{Name: "fwm_7", FWMark: 7, Proto: "udp", Algo: "sh", Kind: "DR", Persistence: 30e9, PersistenceMask: mask, Backends: grp},
+		{Name: "fwm_7", VIP: netip.IPv4Unspecified(), FWMark: 7, Proto: "udp", Algo: "sh", Kind: "DR", Persistence: 30e9, PersistenceMask: mask, Backends: grp},
 		{Name: "vs_10_0_0_1_443_tcp", VIP: netip.MustParseAddr("10.0.0.1"), Port: 443, Proto: "tcp", Algo: "wlc", Kind: "NAT",
 			SNAT: true, Backends: []dataplane.Backend{be("10.0.0.2", 8443, 0)}, Dev: "eth-10.0.0.1"},
 	}
@@ -169,5 +169,40 @@ func TestPoolUnknownGroup(t *testing.T) {
 	vs := &config.VirtualServer{Pos: config.Pos{File: "t.conf", Line: 3}, Group: "nope"}
 	if _, err := newPool(vs, nil, nil); err == nil || err.Error() != `t.conf:3: virtual_server_group "nope" is not defined` {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestPoolFwmarkFamily: a fwmark service carries its address family in
+// an unspecified VIP (IPVS keys it by mark and family) and port-less real
+// servers reach the plane with port 0.
+func TestPoolFwmarkFamily(t *testing.T) {
+	cfg := parse(t, `
+virtual_server fwmark 1 {
+    real_server 10.0.0.2 {
+    }
+}
+virtual_server fwmark 2 {
+    real_server 2001:db8::2 {
+    }
+}
+virtual_server fwmark 3 {
+    ip_family inet6
+}
+`)
+	var got []dataplane.Service
+	for _, vs := range cfg.VirtualServers {
+		p, err := newPool(vs, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p.services(nil)...)
+	}
+	want := []dataplane.Service{
+		{Name: "fwm_1", VIP: netip.IPv4Unspecified(), FWMark: 1, Proto: "tcp", Algo: "wlc", Kind: "NAT", Backends: []dataplane.Backend{be("10.0.0.2", 0, 1)}},
+		{Name: "fwm_2", VIP: netip.IPv6Unspecified(), FWMark: 2, Proto: "tcp", Algo: "wlc", Kind: "NAT", Backends: []dataplane.Backend{be("2001:db8::2", 0, 1)}},
+		{Name: "fwm_3", VIP: netip.IPv6Unspecified(), FWMark: 3, Proto: "tcp", Algo: "wlc", Kind: "NAT"},
+	}
+	if diff := cmp.Diff(want, got, addrCmp); diff != "" {
+		t.Errorf("services (-want +got):\n%s", diff)
 	}
 }

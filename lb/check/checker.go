@@ -17,7 +17,10 @@ type Status struct {
 	Detail string
 	// Weight is the misc_dynamic weight (see Result.Weight); -1 means the
 	// configured weight. A failure leaves it as it was.
-	Weight    int
+	Weight int
+	// Offset is the FILE_CHECK weight offset (see Result.Offset) of the
+	// last success.
+	Offset    int
 	LastCheck time.Time // zero before the first probe
 	Failures  int       // consecutive failed probes
 }
@@ -86,6 +89,7 @@ func NewChecker(key string, p Prober, t Timing, opt Options) *Checker {
 	m := newMachine(t)
 	if r := opt.Resume; r != nil {
 		m.up, m.hasRun, m.weight, m.detail, m.last, m.failures = r.Up, !r.LastCheck.IsZero(), r.Weight, r.Detail, r.LastCheck, r.Failures
+		m.offset = r.Offset
 	}
 	return &Checker{key: key, probe: p, clock: opt.Clock, rand: opt.Rand, paused: opt.Paused, m: m}
 }
@@ -143,6 +147,7 @@ type machine struct {
 	retryIt  int  // retries done in the current failure streak
 	failures int
 	weight   int
+	offset   int
 	detail   string
 	last     time.Time
 }
@@ -161,7 +166,7 @@ func (m *machine) step(r Result) time.Duration {
 	if r.OK {
 		m.failures, m.retryIt = 0, 0
 		m.up = true
-		m.weight = r.Weight
+		m.weight, m.offset = r.Weight, r.Offset
 		m.hasRun = true
 	} else {
 		m.failures++
@@ -179,5 +184,5 @@ func (m *machine) step(r Result) time.Duration {
 }
 
 func (m *machine) status(key string) Status {
-	return Status{Key: key, Up: m.up, Detail: m.detail, Weight: m.weight, LastCheck: m.last, Failures: m.failures}
+	return Status{Key: key, Up: m.up, Detail: m.detail, Weight: m.weight, Offset: m.offset, LastCheck: m.last, Failures: m.failures}
 }

@@ -251,7 +251,8 @@ func TestNewProberErrors(t *testing.T) {
 		ck   config.Checker
 		is   error
 	}{
-		{"FILE_CHECK", config.Checker{Kind: config.CheckFile}, ErrUnsupported},
+		{"unknown kind", config.Checker{Kind: "BFD_CHECK"}, ErrUnsupported},
+		{"FILE_CHECK without a path", config.Checker{Kind: config.CheckFile, FileName: "tf"}, nil},
 		{"HTTP_GET without url", config.Checker{Kind: config.CheckHTTP}, nil},
 		{"MISC_CHECK without runner", config.Checker{Kind: config.CheckMisc, MiscPath: "/bin/true"}, nil},
 	}

@@ -18,7 +18,10 @@ type Result struct {
 	// Weight is the real server weight a MISC_CHECK with misc_dynamic asks
 	// for (exit 2..255 gives exit-2); -1 means no dynamic weight, i.e. the
 	// configured one.
-	Weight   int
+	Weight int
+	// Offset is what a FILE_CHECK adds to the real server's weight
+	// (value×weight); 0 for the other checkers.
+	Offset   int
 	Duration time.Duration
 }
 

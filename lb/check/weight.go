@@ -13,11 +13,18 @@ func Alive(checkers []Status) bool {
 	return true
 }
 
+// MaxWeight bounds an effective weight: the most a real server's weight
+// may be written (keepalived clamps at INT32_MAX, real_weight in
+// check_data.h; vipd's planes take 0..65535).
+const MaxWeight = 65535
+
 // EffectiveWeight returns the weight to program for rs and whether it is
 // alive. misc_dynamic weights act as offsets from the configured weight
 // (check_misc.c adds status-2-iweight), so with one dynamic checker the
-// weight is exactly what it asked for. A dead server gets weight 0; it
-// stays in the table only with inhibit_on_failure (see InTable).
+// weight is exactly what it asked for; FILE_CHECK offsets are added
+// (check_file.c). The result is clamped to 0..MaxWeight. A dead server
+// gets weight 0; it stays in the table only with inhibit_on_failure (see
+// InTable).
 func EffectiveWeight(rs config.RealServer, st []Status) (weight int, alive bool) {
 	if !Alive(st) {
 		return 0, false
@@ -27,11 +34,9 @@ func EffectiveWeight(rs config.RealServer, st []Status) (weight int, alive bool)
 		if s.Weight >= 0 {
 			weight += s.Weight - rs.Weight
 		}
+		weight += s.Offset
 	}
-	if weight < 0 {
-		weight = 0
-	}
-	return weight, true
+	return min(max(weight, 0), MaxWeight), true
 }
 
 // InTable reports whether rs belongs in the kernel table: alive, or dead

@@ -15,7 +15,7 @@ var unsupportedGlobal = map[string]bool{
 	"enable_traps": true, "enable_snmp_vrrp": true, "enable_snmp_checker": true,
 	"dynamic_interfaces": true,
 	"lvs_notify_fifo":    true, "lvs_notify_fifo_script": true, "max_auto_priority": true,
-	"vrrp_min_garp": true, "lvs_sync_daemon": true, "lvs_flush": true,
+	"lvs_sync_daemon": true, "lvs_flush": true,
 	"vrrp_netlink_cmd_rcv_bufs": true, "vrrp_netlink_monitor_rcv_bufs": true,
 	"smtp_alert": true, "smtp_helo_name": true, "default_interface": true,
 	"vrrp_garp_extra_if": true, "v3_checksum_as_v2": true,
@@ -40,6 +40,8 @@ func (p *parser) globalDefs(body []*node) {
 			g.EnableScriptSecurity = p.boolArg(n)
 		case "vrrp_strict":
 			g.VRRPStrict = p.boolArg(n)
+		case "vrrp_min_garp":
+			g.VRRPMinGARP = p.boolArg(n)
 		case "notify_fifo", "vrrp_notify_fifo":
 			f := &g.NotifyFIFO
 			if n.key() == "vrrp_notify_fifo" {
@@ -131,11 +133,19 @@ func (p *parser) globalDefaults() {
 	if g.VRRPVersion == 0 {
 		g.VRRPVersion = 2
 	}
+	// vrrp_min_garp: one gratuitous ARP/NA, no second burst and no
+	// refresh, unless set explicitly (keepalived vrrp_min_garp_handler).
 	if !set("vrrp_garp_master_delay") {
 		g.GARPMasterDelay = 5 * time.Second
+		if g.VRRPMinGARP {
+			g.GARPMasterDelay = 0
+		}
 	}
 	if g.GARPMasterRepeat == 0 {
 		g.GARPMasterRepeat = 5
+		if g.VRRPMinGARP {
+			g.GARPMasterRepeat = 1
+		}
 	}
 	if g.GARPMasterRefreshRepeat == 0 {
 		g.GARPMasterRefreshRepeat = 1

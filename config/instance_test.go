@@ -426,3 +426,15 @@ func TestUnicastWithoutPeers(t *testing.T) {
 		t.Errorf("with unicast_fault_no_peer: fault %q, want one", in.ConfigFault)
 	}
 }
+
+// vrrp_min_garp: one GARP, no second burst, unless set explicitly.
+func TestMinGARP(t *testing.T) {
+	cfg, _ := mustParse(t, "global_defs {\n vrrp_min_garp\n vrrp_garp_master_delay 2\n}\n"+instanceSrc("    arbiter off\n"))
+	g := cfg.Global
+	if g.GARPMasterRepeat != 1 || g.GARPMasterDelay != 2*time.Second || g.GARPMasterRefresh != 0 {
+		t.Errorf("repeat %d delay %v refresh %v; want 1, the explicit 2s, 0", g.GARPMasterRepeat, g.GARPMasterDelay, g.GARPMasterRefresh)
+	}
+	if in := cfg.Instance("VI_1"); in.GARPMasterRepeat != 1 || in.GARPLowerPrioRepeat != 1 {
+		t.Errorf("instance repeat %d, lower-prio repeat %d; want 1 and 1", in.GARPMasterRepeat, in.GARPLowerPrioRepeat)
+	}
+}

@@ -92,6 +92,7 @@ type GlobalDefs struct {
 	ScriptGroup          string
 	EnableScriptSecurity bool
 	VRRPStrict           bool
+	VRRPMinGARP          bool // vrrp_min_garp: GARP defaults of 1 message, no delay, no refresh
 	// NotifyFIFO (notify_fifo) and VRRPNotifyFIFO (vrrp_notify_fifo) get a
 	// line per VRRP state change; Path "" when not configured.
 	NotifyFIFO     NotifyFIFO

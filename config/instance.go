@@ -16,7 +16,7 @@ var unsupportedInstance = map[string]bool{
 	"notify_master_rx_lower_pri": true, "notify_deleted": true, "notify_priority_changes": true,
 	"track_bfd": true, "garp_extra_if": true, "kernel_rx_buf_size": true,
 	"timer_expired_backup": true, "use_vmac_addr": true,
-	"vmac_xmit_base_addr": true, "linkbeat_use_polling": true, "mcast_dst_ip": true,
+	"vmac_xmit_base_addr": true, "linkbeat_use_polling": true,
 }
 
 func (p *parser) instance(n *node) {
@@ -74,6 +74,13 @@ func (p *parser) instanceKeyword(in *Instance, c *node) {
 		in.VirtualRules = append(in.VirtualRules, p.rules(c)...)
 	case "mcast_src_ip":
 		in.MCastSrcIP, _ = p.addrArg(c)
+	case "mcast_dst_ip":
+		if a, ok := p.addrArg(c); ok {
+			if !a.IsMulticast() {
+				p.errorf(c.pos, "mcast_dst_ip %s is not a multicast address", a)
+			}
+			in.MCastDstIP = a
+		}
 	case "unicast_src_ip":
 		in.UnicastSrcIP, _ = p.addrArg(c)
 	case "unicast_peer":
@@ -274,6 +281,9 @@ func (p *parser) instanceDefaults(in *Instance) {
 		}
 	}
 	p.instanceFamily(in)
+	if in.MCastDstIP.IsValid() && in.MCastDstIP.Is4() != (in.Family == 4) {
+		p.errorf(at("mcast_dst_ip"), "mcast_dst_ip %s is not of the instance's family (IPv%d)", in.MCastDstIP, in.Family)
+	}
 
 	if !in.PrioritySet {
 		in.Priority = 100

@@ -324,6 +324,9 @@ type Instance struct {
 	// UnicastFaultNoPeer: unicast configured without peers is FAULT, not
 	// multicast.
 	UnicastFaultNoPeer bool
+	// MCastDstIP is the instance's own multicast group (mcast_dst_ip),
+	// zero for vrrp_mcast_group4/6.
+	MCastDstIP netip.Addr
 	// ConfigFault keeps the instance in FAULT for good (a configuration
 	// keepalived accepts but cannot run), with this reason.
 	ConfigFault string

@@ -115,6 +115,7 @@ type linkKey struct {
 	family  int
 	src     netip.Addr
 	unicast bool
+	group   netip.Addr // the multicast group (mcast_dst_ip)
 }
 
 type rxAdvert struct {
@@ -373,7 +374,10 @@ func (e *Engine) start(now time.Time, insts []*instance) {
 }
 
 func (e *Engine) linkFor(ctx context.Context, c *config.Instance) (*link, error) {
-	key := linkKey{ifname: c.Interface, family: c.Family, unicast: len(c.UnicastPeers) > 0}
+	key := linkKey{ifname: c.Interface, family: c.Family, unicast: len(c.UnicastPeers) > 0, group: e.groupAddr(c.Family)}
+	if c.MCastDstIP.IsValid() {
+		key.group = c.MCastDstIP // keepalived's per-instance multicast group
+	}
 	if key.unicast {
 		key.src = c.UnicastSrcIP
 	} else {
@@ -405,14 +409,14 @@ func (e *Engine) linkFor(ctx context.Context, c *config.Instance) (*link, error)
 		sockIf = c.Interface // vmac_xmit_base: adverts go and come on the base interface (keepalived)
 	}
 	conn, err := e.opt.OpenConn(vrrpconn.Config{Interface: sockIf, SourceInterface: c.Interface, Family: c.Family,
-		SrcAddr: key.src, Unicast: key.unicast, Group: e.groupAddr(c.Family)})
+		SrcAddr: key.src, Unicast: key.unicast, Group: key.group})
 	if err != nil {
 		if vmac {
 			e.opt.VMACs.DeleteVMAC(key.ifname)
 		}
 		return nil, fmt.Errorf("open VRRP socket on %s: %w", key.ifname, err)
 	}
-	l := &link{key: key, vmac: vmac, conn: conn, group: e.groupAddr(c.Family)}
+	l := &link{key: key, vmac: vmac, conn: conn, group: key.group}
 	if ann, err := e.opt.OpenAnnouncer(key.ifname); err != nil {
 		e.log.Warn("gratuitous ARP/NA unavailable", "interface", c.Interface, "err", err)
 	} else {

@@ -885,3 +885,19 @@ func TestEngineVMACXmitBase(t *testing.T) {
 		}
 	})
 }
+
+// mcast_dst_ip: the instance's adverts use its own multicast group.
+func TestEngineMcastDstIP(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := &fakeLAN{}
+		var group netip.Addr
+		n := startNode(t, lan, "10.0.0.1", fastConf(150, "mcast_dst_ip 224.0.0.77"), func(o *Options) {
+			conn := lan.dial(netip.MustParseAddr("10.0.0.1"))
+			o.OpenConn = func(c vrrpconn.Config) (PacketConn, error) { group = c.Group; return conn, nil }
+		})
+		eventually(t, "master", func() bool { return n.state(t) == "MASTER" })
+		if group != netip.MustParseAddr("224.0.0.77") {
+			t.Errorf("socket group %v, want mcast_dst_ip 224.0.0.77", group)
+		}
+	})
+}

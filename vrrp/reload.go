@@ -149,7 +149,7 @@ func (e *Engine) reload(now time.Time, cfg *config.Config) error {
 // a different socket — makes it a new instance. (VRID, family, interface
 // and the unicast source already make up the reload key.)
 func (e *Engine) sameProtocol(in *instance, c *config.Instance) bool {
-	return in.cfg.MCastSrcIP == c.MCastSrcIP
+	return in.cfg.MCastSrcIP == c.MCastSrcIP && in.cfg.MCastDstIP == c.MCastDstIP
 }
 
 // update moves a running instance to its new config: VIP differences are

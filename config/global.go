@@ -17,7 +17,7 @@ var unsupportedGlobal = map[string]bool{
 	"lvs_notify_fifo":    true, "lvs_notify_fifo_script": true, "max_auto_priority": true,
 	"lvs_sync_daemon": true, "lvs_flush": true,
 	"vrrp_netlink_cmd_rcv_bufs": true, "vrrp_netlink_monitor_rcv_bufs": true,
-	"smtp_alert": true, "smtp_helo_name": true, "default_interface": true,
+	"smtp_alert": true, "smtp_helo_name": true,
 	"vrrp_garp_extra_if": true, "v3_checksum_as_v2": true,
 }
 
@@ -40,6 +40,8 @@ func (p *parser) globalDefs(body []*node) {
 			g.EnableScriptSecurity = p.boolArg(n)
 		case "vrrp_strict":
 			g.VRRPStrict = p.boolArg(n)
+		case "default_interface":
+			g.DefaultInterface, _ = p.needArg(n)
 		case "vrrp_min_garp":
 			g.VRRPMinGARP = p.boolArg(n)
 		case "notify_fifo", "vrrp_notify_fifo":
@@ -158,6 +160,9 @@ func (p *parser) globalDefaults() {
 	}
 	if g.SMTPConnectTimeout == 0 {
 		g.SMTPConnectTimeout = 30 * time.Second
+	}
+	if g.DefaultInterface == "" {
+		g.DefaultInterface = "eth0" // keepalived's DFLT_INT
 	}
 	if g.LBDataplane == "" {
 		g.LBDataplane = DataplaneAuto

@@ -141,7 +141,7 @@ func TestAllGlobalKeywords(t *testing.T) {
 	}
 	want := GlobalDefs{
 		Pos: Pos{"t.conf", 1}, RouterID: "r1", VRRPVersion: 3, ScriptUser: "keepalived_script", ScriptGroup: "scripts",
-		EnableScriptSecurity: true, VRRPStrict: true, VRRPSkipCheckAdvAddr: true, VRRPCheckUnicastSrc: true, VRRPLowerPrioNoAdvert: true,
+		EnableScriptSecurity: true, VRRPStrict: true, DefaultInterface: "eth0", VRRPSkipCheckAdvAddr: true, VRRPCheckUnicastSrc: true, VRRPLowerPrioNoAdvert: true,
 		GARPMasterDelay: 3 * time.Second, GARPMasterRepeat: 4,
 		GARPMasterRefresh: 30 * time.Second, GARPMasterRefreshRepeat: 2, GARPInterval: 250 * time.Microsecond,
 		GNAInterval: 500 * time.Millisecond, GARPLowerPrioDelay: 6 * time.Second, GARPLowerPrioRepeat: 9,

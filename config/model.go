@@ -92,7 +92,8 @@ type GlobalDefs struct {
 	ScriptGroup          string
 	EnableScriptSecurity bool
 	VRRPStrict           bool
-	VRRPMinGARP          bool // vrrp_min_garp: GARP defaults of 1 message, no delay, no refresh
+	DefaultInterface     string // default_interface: static_ipaddress without dev goes there (default eth0)
+	VRRPMinGARP          bool   // vrrp_min_garp: GARP defaults of 1 message, no delay, no refresh
 	// NotifyFIFO (notify_fifo) and VRRPNotifyFIFO (vrrp_notify_fifo) get a
 	// line per VRRP state change; Path "" when not configured.
 	NotifyFIFO     NotifyFIFO

@@ -44,13 +44,14 @@ func (e *Engine) deleteVirtualRoutes(in *instance, routes []config.Route, rules 
 // is new is added, what stays is untouched.
 func (e *Engine) applyStatic(old, cfg *config.Config) {
 	var oldAddrs, newAddrs []config.VIP
+	var oldIf, newIf string
 	var oldRoutes, newRoutes []config.Route
 	var oldRules, newRules []config.Rule
 	if old != nil {
-		oldAddrs, oldRoutes, oldRules = old.StaticAddresses, old.StaticRoutes, old.StaticRules
+		oldAddrs, oldRoutes, oldRules, oldIf = old.StaticAddresses, old.StaticRoutes, old.StaticRules, old.Global.DefaultInterface
 	}
 	if cfg != nil {
-		newAddrs, newRoutes, newRules = cfg.StaticAddresses, cfg.StaticRoutes, cfg.StaticRules
+		newAddrs, newRoutes, newRules, newIf = cfg.StaticAddresses, cfg.StaticRoutes, cfg.StaticRules, cfg.Global.DefaultInterface
 	}
 	goneRoutes := without(oldRoutes, newRoutes, routeKey)
 	goneRules := without(oldRules, newRules, func(r config.Rule) config.Rule { r.Pos = config.Pos{}; return r })
@@ -59,12 +60,12 @@ func (e *Engine) applyStatic(old, cfg *config.Config) {
 			e.log.Warn("remove static_routes/static_rules", "err", err)
 		}
 	}
-	if gone := staticVIPs(e, without(oldAddrs, newAddrs, vipKey)); len(gone) > 0 {
+	if gone := staticVIPs(without(oldAddrs, newAddrs, vipKey), oldIf); len(gone) > 0 {
 		if err := e.opt.Addrs.Remove(gone); err != nil {
 			e.log.Warn("remove static_ipaddress", "err", err)
 		}
 	}
-	if add := staticVIPs(e, newAddrs); len(add) > 0 {
+	if add := staticVIPs(newAddrs, newIf); len(add) > 0 {
 		if err := e.opt.Addrs.Apply(add, 0); err != nil { // 0: permanent
 			e.log.Error("static_ipaddress", "err", err)
 		}
@@ -78,16 +79,12 @@ func (e *Engine) applyStatic(old, cfg *config.Config) {
 
 func vipKey(v config.VIP) config.VIP { v.Pos = config.Pos{}; return v }
 
-// staticVIPs converts static addresses; one without dev cannot be placed
-// (keepalived takes default_interface, which vipd does not implement).
-func staticVIPs(e *Engine, vs []config.VIP) []vip.Addr {
+// staticVIPs converts static addresses; one without dev goes on
+// default_interface (keepalived's default eth0).
+func staticVIPs(vs []config.VIP, defaultIf string) []vip.Addr {
 	var out []vip.Addr
 	for _, v := range vs {
-		if v.Dev == "" {
-			e.log.Error("static_ipaddress without dev: not installed", "address", v.Prefix, "at", v.Pos)
-			continue
-		}
-		out = append(out, vipAddr(v, ""))
+		out = append(out, vipAddr(v, defaultIf))
 	}
 	return out
 }

@@ -42,6 +42,8 @@ func (p *parser) globalDefs(body []*node) {
 			g.VRRPStrict = p.boolArg(n)
 		case "default_interface":
 			g.DefaultInterface, _ = p.needArg(n)
+		case "vrrp_down_timer_adverts":
+			g.VRRPDownTimerAdverts, _ = p.intArg(n, 1, 100)
 		case "vrrp_min_garp":
 			g.VRRPMinGARP = p.boolArg(n)
 		case "notify_fifo", "vrrp_notify_fifo":

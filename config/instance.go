@@ -299,6 +299,9 @@ func (p *parser) instanceDefaults(in *Instance) {
 	}
 	if in.DownTimerAdverts == 0 {
 		in.DownTimerAdverts = 3
+		if g.VRRPDownTimerAdverts != 0 {
+			in.DownTimerAdverts = g.VRRPDownTimerAdverts // global_defs' default (keepalived)
+		}
 	}
 	if in.UnicastTTL == 0 {
 		in.UnicastTTL = 255

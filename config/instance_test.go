@@ -438,3 +438,11 @@ func TestMinGARP(t *testing.T) {
 		t.Errorf("instance repeat %d, lower-prio repeat %d; want 1 and 1", in.GARPMasterRepeat, in.GARPLowerPrioRepeat)
 	}
 }
+
+// vrrp_down_timer_adverts is the instances' default down_timer_adverts.
+func TestGlobalDownTimerAdverts(t *testing.T) {
+	cfg, _ := mustParse(t, "global_defs {\n vrrp_down_timer_adverts 5\n}\n"+instanceSrc("    arbiter off\n"))
+	if got := cfg.Instance("VI_1").DownTimerAdverts; got != 5 {
+		t.Errorf("down_timer_adverts %d, want the global 5", got)
+	}
+}

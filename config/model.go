@@ -93,6 +93,7 @@ type GlobalDefs struct {
 	EnableScriptSecurity bool
 	VRRPStrict           bool
 	DefaultInterface     string // default_interface: static_ipaddress without dev goes there (default eth0)
+	VRRPDownTimerAdverts int    // default of down_timer_adverts (0: keepalived's 3)
 	VRRPMinGARP          bool   // vrrp_min_garp: GARP defaults of 1 message, no delay, no refresh
 	// NotifyFIFO (notify_fifo) and VRRPNotifyFIFO (vrrp_notify_fifo) get a
 	// line per VRRP state change; Path "" when not configured.

@@ -85,6 +85,8 @@ func (p *parser) instanceKeyword(in *Instance, c *node) {
 		in.UnicastSrcIP, _ = p.addrArg(c)
 	case "unicast_peer":
 		p.unicastPeers(in, c)
+	case "promote_secondaries":
+		in.PromoteSecondaries = true
 	case "unicast_fault_no_peer":
 		in.UnicastFaultNoPeer = true
 	case "unicast_ttl":
@@ -305,6 +307,10 @@ func (p *parser) instanceDefaults(in *Instance) {
 	}
 	if in.UnicastTTL == 0 {
 		in.UnicastTTL = 255
+	}
+	if in.PromoteSecondaries && in.UseVMAC {
+		p.warnf(at("promote_secondaries"), "promote_secondaries is automatically set for vmacs - ignoring (keepalived)")
+		in.PromoteSecondaries = false
 	}
 	if in.UseVMAC && in.VMACName == "" {
 		in.VMACName = fmt.Sprintf("vrrp.%d", in.VRID)

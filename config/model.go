@@ -325,6 +325,10 @@ type Instance struct {
 	PeerTTL map[netip.Addr][2]int
 	// UnicastFaultNoPeer: unicast configured without peers is FAULT, not
 	// multicast.
+	// PromoteSecondaries sets the interface's promote_secondaries sysctl
+	// while vipd runs, so removing a VIP does not take the addresses of
+	// its subnet that the kernel holds as its secondaries with it.
+	PromoteSecondaries bool
 	UnicastFaultNoPeer bool
 	// MCastDstIP is the instance's own multicast group (mcast_dst_ip),
 	// zero for vrrp_mcast_group4/6.

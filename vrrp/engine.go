@@ -31,6 +31,9 @@ type Options struct {
 	// OpenFirewall, when set, enforces no_accept (keepalived's accept
 	// mode); nil leaves it unenforced, with a warning.
 	OpenFirewall FirewallOpener
+	// Sysctl sets an interface's IPv4 setting (promote_secondaries) and
+	// returns the value it had; nil: /proc/sys/net/ipv4/conf.
+	Sysctl func(ifname, key, value string) (old string, err error)
 	// Routes installs virtual_routes/virtual_rules and the static ones;
 	// nil: configurations that have them are refused at Run.
 	Routes   RouteManager
@@ -87,6 +90,10 @@ type Engine struct {
 	// it could not be, warned once).
 	fw       Firewall
 	fwFailed bool
+
+	// sysctls are the interface settings changed at start, with their old
+	// values, restored at exit.
+	sysctls map[string]string
 
 	runCtx       context.Context // Run's context: links opened on reload live as long
 	stopTrackers context.CancelFunc
@@ -170,6 +177,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.log.Info("delaying startup: no instance becomes master before the delay ends", "vrrp_startup_delay", d)
 	}
 	e.initTrackFiles()
+	e.promoteSecondaries()
 	e.applyStatic(nil, e.cfg)
 	e.restartTrackers(e.cfg)
 	e.startWhenLinked(now, e.insts)
@@ -791,6 +799,7 @@ func (e *Engine) shutdown(now time.Time) {
 	e.flushCandidacies(now)
 	e.closeFirewall()
 	e.applyStatic(e.cfg, nil)
+	e.restoreSysctls()
 	if e.stopTrackers != nil {
 		e.stopTrackers()
 	}

@@ -901,3 +901,26 @@ func TestEngineMcastDstIP(t *testing.T) {
 		}
 	})
 }
+
+// promote_secondaries is set on the interface for the run and restored.
+func TestEnginePromoteSecondaries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var calls []string
+		n := startNode(t, &fakeLAN{}, "10.0.0.1", fastConf(150, "promote_secondaries"), func(o *Options) {
+			o.Sysctl = func(ifname, key, value string) (string, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				calls = append(calls, ifname+" "+key+"="+value)
+				return "0", nil
+			}
+		})
+		eventually(t, "master", func() bool { return n.state(t) == "MASTER" })
+		n.stop()
+		mu.Lock()
+		defer mu.Unlock()
+		if want := []string{"eth0 promote_secondaries=1", "eth0 promote_secondaries=0"}; !slices.Equal(calls, want) {
+			t.Errorf("sysctl calls %q, want %q", calls, want)
+		}
+	})
+}

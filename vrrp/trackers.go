@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/vipd/vipd/config"
@@ -129,4 +131,58 @@ func processConfig(tp *config.TrackProcess) track.ProcessConfig {
 		pc.ParamMatch = track.ParamMatchInitial
 	}
 	return pc
+}
+
+// promoteSecondaries sets promote_secondaries on the interfaces of the
+// instances that ask for it, remembering each old value for the exit
+// (keepalived set_/reset_promote_secondaries).
+func (e *Engine) promoteSecondaries() {
+	set := e.opt.Sysctl
+	if set == nil {
+		set = procSysctl
+	}
+	for _, in := range e.insts {
+		if !in.cfg.PromoteSecondaries || in.cfg.Family != 4 {
+			continue
+		}
+		if _, done := e.sysctls[in.cfg.Interface]; done {
+			continue
+		}
+		old, err := set(in.cfg.Interface, "promote_secondaries", "1")
+		if err != nil {
+			in.log.Warn("promote_secondaries", "interface", in.cfg.Interface, "err", err)
+			continue
+		}
+		if e.sysctls == nil {
+			e.sysctls = map[string]string{}
+		}
+		e.sysctls[in.cfg.Interface] = old
+	}
+}
+
+// restoreSysctls puts back what promoteSecondaries changed.
+func (e *Engine) restoreSysctls() {
+	set := e.opt.Sysctl
+	if set == nil {
+		set = procSysctl
+	}
+	for ifname, old := range e.sysctls {
+		if old == "1" {
+			continue
+		}
+		if _, err := set(ifname, "promote_secondaries", old); err != nil {
+			e.log.Warn("restore promote_secondaries", "interface", ifname, "err", err)
+		}
+	}
+	e.sysctls = nil
+}
+
+// procSysctl writes /proc/sys/net/ipv4/conf/IF/KEY.
+func procSysctl(ifname, key, value string) (string, error) {
+	p := filepath.Join("/proc/sys/net/ipv4/conf", ifname, key)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), os.WriteFile(p, []byte(value), 0o644)
 }

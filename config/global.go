@@ -44,6 +44,20 @@ func (p *parser) globalDefs(body []*node) {
 			g.DefaultInterface, _ = p.needArg(n)
 		case "vrrp_down_timer_adverts":
 			g.VRRPDownTimerAdverts, _ = p.intArg(n, 1, 100)
+		case "startup_script", "shutdown_script":
+			sc := &g.StartupScript
+			if n.key() == "shutdown_script" {
+				sc = &g.ShutdownScript
+			}
+			if cmd, ok := p.needArg(n); ok {
+				sc.Script, sc.User, sc.Group = cmd, n.arg(2), n.arg(3)
+			}
+		case "startup_script_timeout", "shutdown_script_timeout":
+			sc := &g.StartupScript
+			if n.key() == "shutdown_script_timeout" {
+				sc = &g.ShutdownScript
+			}
+			sc.Timeout, _ = p.secArg(n, time.Second, 1000*time.Second, time.Second)
 		case "vrrp_min_garp":
 			g.VRRPMinGARP = p.boolArg(n)
 		case "notify_fifo", "vrrp_notify_fifo":
@@ -162,6 +176,11 @@ func (p *parser) globalDefaults() {
 	}
 	if g.SMTPConnectTimeout == 0 {
 		g.SMTPConnectTimeout = 30 * time.Second
+	}
+	for _, sc := range []*RunScript{&g.StartupScript, &g.ShutdownScript} {
+		if sc.Timeout == 0 {
+			sc.Timeout = 10 * time.Second // keepalived's default
+		}
 	}
 	if g.DefaultInterface == "" {
 		g.DefaultInterface = "eth0" // keepalived's DFLT_INT

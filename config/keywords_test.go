@@ -144,7 +144,7 @@ func TestAllGlobalKeywords(t *testing.T) {
 		EnableScriptSecurity: true, VRRPStrict: true, DefaultInterface: "eth0", VRRPSkipCheckAdvAddr: true, VRRPCheckUnicastSrc: true, VRRPLowerPrioNoAdvert: true,
 		GARPMasterDelay: 3 * time.Second, GARPMasterRepeat: 4,
 		GARPMasterRefresh: 30 * time.Second, GARPMasterRefreshRepeat: 2, GARPInterval: 250 * time.Microsecond,
-		GNAInterval: 500 * time.Millisecond, GARPLowerPrioDelay: 6 * time.Second, GARPLowerPrioRepeat: 9,
+		GNAInterval: 500 * time.Millisecond, GARPLowerPrioDelay: 6 * time.Second, GARPLowerPrioRepeat: 9, StartupScript: RunScript{Timeout: 10 * time.Second}, ShutdownScript: RunScript{Timeout: 10 * time.Second},
 		NotificationEmail: []string{"a@example.com", "b@example.com"}, NotificationEmailFrom: "vipd@example.com",
 		SMTPServer: "10.0.0.25 2525", SMTPConnectTimeout: 12 * time.Second, VRRPStartupDelay: 5500 * time.Millisecond,
 		LBDataplane: DataplaneNftables, MetricsListen: netip.MustParseAddrPort("[::1]:9100"),

@@ -94,7 +94,11 @@ type GlobalDefs struct {
 	VRRPStrict           bool
 	DefaultInterface     string // default_interface: static_ipaddress without dev goes there (default eth0)
 	VRRPDownTimerAdverts int    // default of down_timer_adverts (0: keepalived's 3)
-	VRRPMinGARP          bool   // vrrp_min_garp: GARP defaults of 1 message, no delay, no refresh
+	// StartupScript runs before the instances start, ShutdownScript
+	// after they stopped; vipd waits for each up to its timeout.
+	StartupScript  RunScript
+	ShutdownScript RunScript
+	VRRPMinGARP    bool // vrrp_min_garp: GARP defaults of 1 message, no delay, no refresh
 	// NotifyFIFO (notify_fifo) and VRRPNotifyFIFO (vrrp_notify_fifo) get a
 	// line per VRRP state change; Path "" when not configured.
 	NotifyFIFO     NotifyFIFO
@@ -180,6 +184,14 @@ func (c *Config) TrackProcess(name string) *TrackProcess {
 		}
 	}
 	return nil
+}
+
+// RunScript is a global script with its user and timeout
+// (startup_script, shutdown_script).
+type RunScript struct {
+	Script      string // "" for none
+	User, Group string
+	Timeout     time.Duration // default 10s
 }
 
 // TrackFile is a vrrp_track_file.

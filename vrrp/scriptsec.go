@@ -102,6 +102,11 @@ func VetScripts(cfg *config.Config) []string {
 			}
 		}
 	}
+	for name, sc := range map[string]*config.RunScript{"startup_script": &g.StartupScript, "shutdown_script": &g.ShutdownScript} {
+		if vet(name, sc.Script, sc.User, sc.Group) {
+			sc.Script = ""
+		}
+	}
 	for _, f := range []*config.NotifyFIFO{&g.NotifyFIFO, &g.VRRPNotifyFIFO} {
 		if f.Path != "" && vet("notify_fifo_script of "+f.Path, f.Script, f.ScriptUser, f.ScriptGroup) {
 			f.Script = ""

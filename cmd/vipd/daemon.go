@@ -140,6 +140,8 @@ func (d *daemon) run(ctx context.Context) error {
 		stopArbiter := d.startArbiter(ctx)
 		defer stopArbiter()
 	}
+	d.runScript("startup_script", d.cfg.Global.StartupScript) // before any instance starts, as keepalived
+	defer d.runScript("shutdown_script", d.cfg.Global.ShutdownScript)
 	d.notifier.open(&d.cfg.Global)
 	defer d.notifier.close() // after the engine's STOP lines
 	g, ctx := errgroup.WithContext(ctx)
@@ -369,4 +371,33 @@ func restartOnly(running, next *config.Config, planeRunning bool) error {
 		return nil
 	}
 	return fmt.Errorf("%s changed", strings.Join(changed, ", "))
+}
+
+// runScript runs a startup_script or shutdown_script and waits for it, up
+// to its timeout (then its process group is killed), as keepalived does;
+// its exit status is only logged.
+func (d *daemon) runScript(what string, sc config.RunScript) {
+	if sc.Script == "" {
+		return
+	}
+	argv, err := track.SplitCommand(sc.Script)
+	if err != nil {
+		d.log.Error(what, "err", err)
+		return
+	}
+	user := sc.User
+	if user == "" {
+		user, sc.Group = d.cfg.Global.ScriptUser, d.cfg.Global.ScriptGroup
+	}
+	if user != "" && sc.Group != "" {
+		user += ":" + sc.Group
+	}
+	d.log.Info("running "+what, "script", argv[0])
+	code, err := track.ExecRunner{}.Run(context.Background(), argv, sc.Timeout, user)
+	switch {
+	case err != nil:
+		d.log.Warn(what+" failed", "err", err)
+	case code != 0:
+		d.log.Warn(what+" failed", "status", code)
+	}
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vipd/vipd/config"
 )
@@ -98,5 +100,20 @@ func TestConfigTestConfigID(t *testing.T) {
 				t.Errorf("exit %d, output %q %q; want exit %d with %q", code, out.String(), errOut.String(), tt.code, tt.out)
 			}
 		})
+	}
+}
+
+// startup_script and shutdown_script run, waited for up to their timeout.
+func TestRunScript(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "ran")
+	d := &daemon{log: slog.New(slog.DiscardHandler), cfg: &config.Config{}}
+	d.runScript("startup_script", config.RunScript{Script: "/bin/sh -c 'echo up > " + out + "'", Timeout: 10 * time.Second})
+	if b, err := os.ReadFile(out); err != nil || string(b) != "up\n" {
+		t.Errorf("startup_script wrote %q (%v), want up", b, err)
+	}
+	start := time.Now()
+	d.runScript("shutdown_script", config.RunScript{Script: "/bin/sleep 30", Timeout: time.Second})
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("shutdown_script not stopped at its timeout")
 	}
 }

@@ -124,8 +124,10 @@ func keywordStatus(k string, parsed map[string]bool, ignored map[string]bool) st
 		return "**ignored** with a warning; keepalived would move VIPs or traffic with it, so `vipd -t` fails"
 	case parsed[k]:
 		return "implemented (see config.md)"
+	case harmless[k]:
+		return "ignored with a warning; it cannot change where VIPs or traffic go"
 	}
-	return "unknown to vipd: an `unknown keyword` warning"
+	return "**ignored** with a warning; keepalived would move VIPs or traffic with it, so `vipd -t` fails"
 }
 
 // ignoredKeywords are the keys of the parser's unsupported tables.

@@ -357,9 +357,9 @@ func TestL4CheckerErrors(t *testing.T) {
 			}
 		})
 	}
-	// A keyword of another kind is unknown there.
+	// A keyword of another kind is ignored there (and fails vipd -t).
 	_, warns, err := parseString(t, "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n TCP_CHECK {\n helo_name x\n }\n }\n}\n", nil)
-	if err != nil || len(warns) != 1 || warns[0].String() != `t.conf:4: unknown keyword "helo_name" in TCP_CHECK` {
+	if err != nil || len(warns) != 1 || warns[0].String() != `t.conf:4: "helo_name" in TCP_CHECK: a keepalived keyword vipd does not implement here; ignored (keepalived would change where VIPs or traffic go with it: vipd -t fails)` {
 		t.Errorf("warns = %q, err = %v", warns, err)
 	}
 }

@@ -102,6 +102,17 @@ func (p *parser) warnf(pos Pos, format string, args ...any) {
 }
 
 func (p *parser) unknown(n *node, where string) {
+	if keepalivedKeywords[n.key()] {
+		// A keepalived feature vipd does not have (or keepalived's keyword
+		// in a block where it means nothing): never silently dropped.
+		w := Warning{Pos: n.pos, Msg: fmt.Sprintf("%q in %s: a keepalived keyword vipd does not implement here; ignored", n.key(), where), Kind: WarnIgnored}
+		if !harmless[n.key()] {
+			w.Msg += " (keepalived would change where VIPs or traffic go with it: vipd -t fails)"
+			w.Kind = WarnIgnoredAffecting
+		}
+		p.warns = append(p.warns, w)
+		return
+	}
 	p.warns = append(p.warns, Warning{Pos: n.pos, Msg: fmt.Sprintf("unknown keyword %q in %s", n.key(), where), Kind: WarnUnknown})
 }
 

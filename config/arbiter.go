@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"net"
 	"net/netip"
 	"net/url"
@@ -43,7 +44,7 @@ func (p *parser) arbiter(n *node) {
 		case "embedded_etcd":
 			a.EmbeddedEtcd = p.embeddedEtcd(c)
 		default:
-			p.unknown(c, "arbiter")
+			p.errorf(c.pos, "unknown keyword %q in %s (a vipd block: a typo here is an error)", c.key(), "arbiter")
 		}
 	}
 	if a.Etcd == nil && a.EmbeddedEtcd == nil {
@@ -97,11 +98,20 @@ func (p *parser) etcd(n *node) *Etcd {
 		case "tls":
 			e.TLS = p.tls(c)
 		default:
-			p.unknown(c, "etcd")
+			p.errorf(c.pos, "unknown keyword %q in %s (a vipd block: a typo here is an error)", c.key(), "etcd")
 		}
 	}
 	if len(e.Endpoints) == 0 {
 		p.errorf(n.pos, "etcd needs endpoints")
+	}
+	// Credentials over plain http would be sent in clear (and the etcd
+	// client would silently drop the TLS settings).
+	if e.TLS != nil || e.Username != "" || e.Password != "" {
+		for _, ep := range e.Endpoints {
+			if strings.HasPrefix(ep, "http://") {
+				p.errorf(p.posOf(e, "endpoints", n.pos), "etcd endpoint %s is plain http: tls, username and password need https:// endpoints", ep)
+			}
+		}
 	}
 	return e
 }
@@ -121,7 +131,7 @@ func (p *parser) tls(n *node) *TLS {
 		case "key":
 			t.Key, _ = p.needArg(c)
 		default:
-			p.unknown(c, "tls")
+			p.errorf(c.pos, "unknown keyword %q in %s (a vipd block: a typo here is an error)", c.key(), "tls")
 		}
 	}
 	if (t.Cert == "") != (t.Key == "") {
@@ -186,7 +196,7 @@ func (p *parser) memberlist(n *node) *Memberlist {
 		case "secret_file":
 			m.SecretFile, _ = p.needArg(c)
 		default:
-			p.unknown(c, "memberlist")
+			p.errorf(c.pos, "unknown keyword %q in %s (a vipd block: a typo here is an error)", c.key(), "memberlist")
 		}
 	}
 	return m
@@ -215,7 +225,7 @@ func (p *parser) embeddedEtcd(n *node) *EmbeddedEtcd {
 		case "initial_cluster":
 			e.InitialCluster = append(e.InitialCluster, words(c)...)
 		default:
-			p.unknown(c, "embedded_etcd")
+			p.errorf(c.pos, "unknown keyword %q in %s (a vipd block: a typo here is an error)", c.key(), "embedded_etcd")
 		}
 	}
 	if e.Name == "" || e.DataDir == "" {

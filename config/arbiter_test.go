@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,5 +144,26 @@ func TestOnEtcdLossKeepRejected(t *testing.T) {
 	want := "t.conf:5: on_etcd_loss keep is not supported: a master cut from etcd cannot know whether another node claimed the VIP, so vipd always releases (docs/safety.md)"
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
+	}
+}
+
+// Credentials never go over plain http, and a typo in vipd's own blocks is
+// an error, not a warning (a memberlist secret_flie would gossip in clear).
+func TestArbiterTrust(t *testing.T) {
+	for _, tt := range []struct{ src, err string }{
+		{"arbiter {\n etcd {\n endpoints http://10.0.0.1:2379\n tls {\n ca /etc/ca.pem\n }\n }\n}\n", "etcd endpoint http://10.0.0.1:2379 is plain http"},
+		{"arbiter {\n etcd {\n endpoints http://10.0.0.1:2379\n username vipd\n password s3cret\n }\n}\n", "etcd endpoint http://10.0.0.1:2379 is plain http"},
+		{"arbiter {\n etcd {\n endpoints https://10.0.0.1:2379\n }\n memberlist {\n secret_flie /etc/vipd/gossip.key\n }\n}\n", `unknown keyword "secret_flie" in memberlist`},
+	} {
+		_, _, err := Parse("t.conf", []byte(tt.src))
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%q: error %v, want %q", tt.src, err, tt.err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the password is in the error: %v", err)
+		}
+	}
+	if _, _, err := Parse("t.conf", []byte("arbiter {\n etcd {\n endpoints https://10.0.0.1:2379\n username vipd\n password s3cret\n }\n}\n")); err != nil {
+		t.Errorf("https with a password: %v", err)
 	}
 }

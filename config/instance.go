@@ -182,7 +182,7 @@ func (p *parser) auth(in *Instance, n *node) {
 		case "auth_pass":
 			in.AuthPass, _ = p.needArg(c)
 			if len(in.AuthPass) > 8 {
-				p.warnf(c.pos, "auth_pass longer than 8 characters; only %q is used", in.AuthPass[:8])
+				p.warnf(c.pos, "auth_pass longer than 8 characters; only the first 8 are used (the password itself is never logged)")
 				in.AuthPass = in.AuthPass[:8]
 			}
 		default:

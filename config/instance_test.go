@@ -97,7 +97,7 @@ func TestInstanceRules(t *testing.T) {
 			name:      "auth_pass longer than 8 is truncated",
 			body:      "    authentication {\n        auth_type pass\n        auth_pass 123456789\n    }\n",
 			want:      with(func(v *view) { v.AuthType, v.AuthPass = AuthPass, "12345678" }),
-			wantWarns: []string{`t.conf:9: auth_pass longer than 8 characters; only "12345678" is used`},
+			wantWarns: []string{`t.conf:9: auth_pass longer than 8 characters; only the first 8 are used (the password itself is never logged)`},
 		},
 		{
 			name:      "authentication ignored with VRRPv3",

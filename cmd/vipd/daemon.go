@@ -156,7 +156,8 @@ func (d *daemon) run(ctx context.Context) error {
 		if err := metrics.Register(reg, metrics.NewCollector(statusSource{d}, d.opt.node, d.log), version); err != nil {
 			return err
 		}
-		g.Go(func() error { return metrics.Serve(ctx, addr.String(), reg, d.log) })
+		// A taken metrics port must not stop VRRP: log and retry.
+		g.Go(func() error { metrics.ServeRetry(ctx, addr.String(), reg, d.log, 5*time.Second); return nil })
 	}
 	g.Go(func() error {
 		hup := make(chan os.Signal, 1)

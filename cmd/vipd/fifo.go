@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"syscall"
+	"time"
 
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/vrrp"
@@ -62,8 +64,18 @@ func (f *fifoNotifier) open(g *config.GlobalDefs) {
 	}
 }
 
-// close stops the FIFO scripts and closes (and removes) the FIFOs.
+// notifyStopWait bounds how long vipd waits at exit for the notify
+// scripts still queued (notify_stop and any transition before it).
+const notifyStopWait = 10 * time.Second
+
+// close waits (bounded) for the queued notify scripts — the STOP ones
+// included — then stops the FIFO scripts and closes (and removes) the FIFOs.
 func (f *fifoNotifier) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), notifyStopWait)
+	defer cancel()
+	if err := f.Notifier.Close(ctx); err != nil {
+		f.log.Warn("notify scripts at exit", "err", err)
+	}
 	for _, k := range f.sinks {
 		if err := k.Close(); err != nil {
 			f.log.Warn("close notify fifo", "err", err)

@@ -638,3 +638,23 @@ func TestVirtualRoutesFollowMaster(t *testing.T) {
 		t.Errorf("after the handover: route on n1 %v, n2 %v; want n2 only", hasRoute(0), hasRoute(1))
 	}
 }
+
+// TestNotifyStopWaitedFor: vipd waits (bounded) for notify_stop scripts at
+// exit instead of leaving them to die with it.
+func TestNotifyStopWaitedFor(t *testing.T) {
+	w := newWorld(t, 1)
+	vip := w.watch(t, 200)[0]
+	out := filepath.Join(w.dir, "stopped")
+	script := filepath.Join(w.dir, "stop.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nsleep 0.3\necho \"$1 $2 $3\" > "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	v := w.start(t, 0, instanceConf("VI_1", 51, 150, vip, "    notify_stop \""+script+" stop\""))
+	w.waitHolder(t, vip, "n1", 10*time.Second)
+	if err := v.Proc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(out); err != nil || !strings.HasPrefix(string(b), "stop") {
+		t.Errorf("notify_stop wrote %q (%v) by the time vipd exited; want its output", b, err)
+	}
+}

@@ -80,3 +80,29 @@ func ServeListener(ctx context.Context, ln net.Listener, reg *prometheus.Registr
 	}
 	return nil
 }
+
+// ServeRetry is Serve for a daemon that must not stop because its metrics
+// port is taken: when the address cannot be served it logs why (at most
+// once a minute) and tries again every retry until ctx ends. It returns
+// only then.
+func ServeRetry(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger, retry time.Duration) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var lastLog time.Time
+	for {
+		err := Serve(ctx, addr, reg, log)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && time.Since(lastLog) >= time.Minute {
+			log.Error("metrics not served; VRRP is not affected, retrying", "addr", addr, "err", err, "retry", retry)
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retry):
+		}
+	}
+}

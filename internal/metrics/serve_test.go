@@ -167,3 +167,34 @@ func TestServeErrors(t *testing.T) {
 		})
 	}
 }
+
+// A taken port neither stops ServeRetry nor makes it return: it serves as
+// soon as the port is free.
+func TestServeRetryWaitsForThePort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := busy.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ServeRetry(ctx, addr, prometheus.NewRegistry(), nil, 20*time.Millisecond); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("ServeRetry returned while the port was taken")
+	case <-time.After(100 * time.Millisecond):
+	}
+	busy.Close()
+	var resp *http.Response
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if resp, err = http.Get("http://" + addr + Path); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("never served once the port was free: %v", err)
+	}
+	resp.Body.Close()
+	cancel()
+	<-done
+}

@@ -146,7 +146,7 @@ func (d *daemon) run(ctx context.Context) error {
 	defer d.notifier.close() // after the engine's STOP lines
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.engine.Run(ctx) })
-	if err := d.startLB(ctx, d.cfg, nil); err != nil {
+	if err := d.startLB(ctx, d.lbConfig(d.cfg), nil); err != nil {
 		return err
 	}
 	defer d.swapLB(nil, nil) // stop it; it removes what it made
@@ -285,7 +285,7 @@ func (d *daemon) Reload() error {
 	if d.lb != nil {
 		resume = d.lb.m.Checks()
 	}
-	next, plane, err := newLB(cfg, filepath.Dir(d.opt.socket), d.plane, resume, d.log)
+	next, plane, err := newLB(d.lbConfig(cfg), filepath.Dir(d.opt.socket), d.plane, resume, d.log)
 	d.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("reload %s: %w", d.opt.file, err)
@@ -401,4 +401,15 @@ func (d *daemon) runScript(what string, sc config.RunScript) {
 	case code != 0:
 		d.log.Warn(what+" failed", "status", code)
 	}
+}
+
+// lbConfig is what the load balancer runs: nothing with -P (VRRP only,
+// as keepalived -P), else the whole configuration.
+func (d *daemon) lbConfig(cfg *config.Config) *config.Config {
+	if !d.opt.vrrpOnly {
+		return cfg
+	}
+	c := *cfg
+	c.VirtualServers, c.VirtualServerGroups = nil, nil
+	return &c
 }

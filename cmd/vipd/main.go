@@ -54,11 +54,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVarP(&o.version, "version", "v", false, "print the version and exit")
 	fs.BoolVarP(&o.dontFork, "dont-fork", "n", false, "accepted for keepalived compatibility (vipd runs in the foreground)")
 	fs.BoolVarP(&o.logDetail, "log-detail", "D", false, "accepted for keepalived compatibility")
-	fs.BoolVarP(&o.vrrpOnly, "vrrp", "P", false, "accepted for keepalived compatibility (VRRP only)")
+	fs.BoolVarP(&o.vrrpOnly, "vrrp", "P", false, "run VRRP only: no load balancer, as keepalived -P")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(stderr, "vipd: %v (vipd --help lists the flags)\n", err)
 		return 2
 	}
 	if o.version {

@@ -117,3 +117,16 @@ func TestRunScript(t *testing.T) {
 		t.Errorf("shutdown_script not stopped at its timeout")
 	}
 }
+
+// A wrong flag says what is wrong (it used to exit 2 silently); -P leaves
+// the load balancer out, as keepalived -P does.
+func TestFlags(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"--no-such-flag"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "unknown flag: --no-such-flag") {
+		t.Errorf("exit %d, stderr %q; want 2 naming the flag", code, errOut.String())
+	}
+	cfg := &config.Config{VirtualServers: []*config.VirtualServer{{}}}
+	if c := (&daemon{opt: options{vrrpOnly: true}}).lbConfig(cfg); len(c.VirtualServers) != 0 || len(cfg.VirtualServers) != 1 {
+		t.Errorf("-P: the load balancer gets %d virtual servers (config keeps %d), want 0 (1)", len(c.VirtualServers), len(cfg.VirtualServers))
+	}
+}

@@ -1,12 +1,12 @@
 package config
 
 import (
-	"strings"
 	"net"
 	"net/netip"
 	"net/url"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 )
 

@@ -56,43 +56,59 @@ type Rule struct {
 }
 
 // routes parses a virtual_routes / static_routes block.
-func (p *parser) routes(n *node) []Route {
+func (p *parser) routes(n *node) []Route { return blockLines(p, n, p.route) }
+
+// blockLines parses a block of one-line entries, keeping those that parse.
+func blockLines[T any](p *parser, n *node, line func(where string, c *node) (T, bool)) []T {
 	body, ok := p.body(n)
 	if !ok {
 		return nil
 	}
-	var out []Route
+	var out []T
 	for _, c := range body {
-		if r, ok := p.route(n.key(), c); ok {
-			out = append(out, r)
+		if v, ok := line(n.key(), c); ok {
+			out = append(out, v)
 		}
 	}
 	return out
 }
 
+// lineArgs reads the words of one route or rule line after an option.
+type lineArgs struct {
+	p     *parser
+	c     *node
+	where string
+}
+
+// value is the word after option *i (advancing *i), or an error.
+func (a lineArgs) value(i *int, opt string) (string, bool) {
+	if *i+1 >= len(a.c.args) {
+		a.p.errorf(a.c.pos, "%s: %s needs a value", a.where, opt)
+		return "", false
+	}
+	*i++
+	return a.c.args[*i], true
+}
+
+// number is value as an unsigned 32-bit number (C syntax: 0x, leading 0).
+func (a lineArgs) number(i *int, opt string) (int, bool) {
+	v, ok := a.value(i, opt)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 0, 32)
+	if err != nil {
+		a.p.errorf(a.c.pos, "%s: %s %q is not a number", a.where, opt, v)
+		return 0, false
+	}
+	return int(n), true
+}
+
 func (p *parser) route(where string, c *node) (Route, bool) {
 	r := Route{Pos: c.pos, Mode: "prepend"}
 	words := c.args
-	value := func(i *int, opt string) (string, bool) {
-		if *i+1 >= len(words) {
-			p.errorf(c.pos, "%s: %s needs a value", where, opt)
-			return "", false
-		}
-		*i++
-		return words[*i], true
-	}
-	number := func(i *int, opt string) (int, bool) {
-		v, ok := value(i, opt)
-		if !ok {
-			return 0, false
-		}
-		n, err := strconv.ParseUint(v, 0, 32)
-		if err != nil {
-			p.errorf(c.pos, "%s: %s %q is not a number", where, opt, v)
-			return 0, false
-		}
-		return int(n), true
-	}
+	args := lineArgs{p: p, c: c, where: where}
+	value, number := args.value, args.number
 	dstSet := false
 	var nh *Nexthop // the nexthop being read: via, dev, weight and onlink are its
 	for i := 0; i < len(words); i++ {
@@ -271,31 +287,13 @@ func parseDst(w string) (netip.Prefix, bool) {
 }
 
 // rules parses a virtual_rules / static_rules block.
-func (p *parser) rules(n *node) []Rule {
-	body, ok := p.body(n)
-	if !ok {
-		return nil
-	}
-	var out []Rule
-	for _, c := range body {
-		if r, ok := p.rule(n.key(), c); ok {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func (p *parser) rules(n *node) []Rule { return blockLines(p, n, p.rule) }
 
 func (p *parser) rule(where string, c *node) (Rule, bool) {
 	r := Rule{Pos: c.pos, Family: 4, Priority: -1}
 	words := c.args
-	value := func(i *int, opt string) (string, bool) {
-		if *i+1 >= len(words) {
-			p.errorf(c.pos, "%s: %s needs a value", where, opt)
-			return "", false
-		}
-		*i++
-		return words[*i], true
-	}
+	args := lineArgs{p: p, c: c, where: where}
+	value, number := args.value, args.number
 	family := 0
 	prefix := func(i *int, opt string) (netip.Prefix, bool) {
 		v, ok := value(i, opt)
@@ -320,18 +318,6 @@ func (p *parser) rule(where string, c *node) (Rule, bool) {
 		}
 		family = f
 		return d, true
-	}
-	number := func(i *int, opt string) (int, bool) {
-		v, ok := value(i, opt)
-		if !ok {
-			return 0, false
-		}
-		n, err := strconv.ParseUint(v, 0, 32)
-		if err != nil {
-			p.errorf(c.pos, "%s: %s %q is not a number", where, opt, v)
-			return 0, false
-		}
-		return int(n), true
 	}
 	var ok bool
 	for i := 0; i < len(words); i++ {

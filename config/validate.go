@@ -69,45 +69,43 @@ func dupNames[T any](p *parser, kind string, items []T, key func(T) (string, Pos
 // entry without its own weight the weight (and direction) of the script or
 // file, as keepalived does.
 func (p *parser) resolveTracks(scripts, files []TrackRef) {
-	for i := range scripts {
-		r := &scripts[i]
-		s := p.cfg.Script(r.Name)
-		if s == nil {
-			p.errorf(r.Pos, "track_script %q is not a defined vrrp_script", r.Name)
-			continue
+	p.resolveRefs(scripts, "track_script", "vrrp_script", func(name string) (int, bool, bool) {
+		if s := p.cfg.Script(name); s != nil {
+			return s.Weight, s.Reverse, true
 		}
-		if !r.WeightSet {
-			r.Weight = s.Weight
-			r.Reverse = r.Reverse != s.Reverse
+		return 0, false, false
+	})
+	p.resolveRefs(files, "track_file", "vrrp_track_file", func(name string) (int, bool, bool) {
+		if f := p.cfg.TrackFile(name); f != nil {
+			return f.Weight, f.Reverse, true
 		}
-	}
-	for i := range files {
-		r := &files[i]
-		f := p.cfg.TrackFile(r.Name)
-		if f == nil {
-			p.errorf(r.Pos, "track_file %q is not a defined vrrp_track_file", r.Name)
-			continue
-		}
-		if !r.WeightSet {
-			r.Weight = f.Weight
-			r.Reverse = r.Reverse != f.Reverse
-		}
-	}
+		return 0, false, false
+	})
 }
 
-// resolveProcesses checks that tracked processes exist and gives an entry
-// without its own weight the process's weight and direction.
+// resolveProcesses does the same for tracked processes.
 func (p *parser) resolveProcesses(refs []TrackRef) {
+	p.resolveRefs(refs, "track_process", "vrrp_track_process", func(name string) (int, bool, bool) {
+		if t := p.cfg.TrackProcess(name); t != nil {
+			return t.Weight, t.Reverse, true
+		}
+		return 0, false, false
+	})
+}
+
+// resolveRefs checks each ref names something defined (lookup) and gives
+// one without its own weight the definition's weight and direction.
+func (p *parser) resolveRefs(refs []TrackRef, kw, block string, lookup func(name string) (weight int, reverse, ok bool)) {
 	for i := range refs {
 		r := &refs[i]
-		t := p.cfg.TrackProcess(r.Name)
-		if t == nil {
-			p.errorf(r.Pos, "track_process %q is not a defined vrrp_track_process", r.Name)
+		w, rev, ok := lookup(r.Name)
+		if !ok {
+			p.errorf(r.Pos, "%s %q is not a defined %s", kw, r.Name, block)
 			continue
 		}
 		if !r.WeightSet {
-			r.Weight = t.Weight
-			r.Reverse = r.Reverse != t.Reverse
+			r.Weight = w
+			r.Reverse = r.Reverse != rev
 		}
 	}
 }

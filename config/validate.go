@@ -194,24 +194,17 @@ func (p *parser) trackingRules() {
 			}
 		}
 		if hasOwner {
-			for i := range g.TrackScripts {
-				if r := &g.TrackScripts[i]; r.Weight != 0 {
-					p.warnf(r.Pos, "vrrp_sync_group %q: track_script %q weight %d cleared: a member has priority 255", g.Name, r.Name, r.Weight)
-					r.Weight = 0
+			unweigh := func(kw string, refs []TrackRef) {
+				for i := range refs {
+					if r := &refs[i]; r.Weight != 0 {
+						p.warnf(r.Pos, "vrrp_sync_group %q: %s %q weight %d cleared: a member has priority 255", g.Name, kw, r.Name, r.Weight)
+						r.Weight = 0
+					}
 				}
 			}
-			for i := range g.TrackFiles {
-				if r := &g.TrackFiles[i]; r.Weight != 0 {
-					p.warnf(r.Pos, "vrrp_sync_group %q: track_file %q weight %d cleared: a member has priority 255", g.Name, r.Name, r.Weight)
-					r.Weight = 0
-				}
-			}
-			for i := range g.TrackProcesses {
-				if r := &g.TrackProcesses[i]; r.Weight != 0 {
-					p.warnf(r.Pos, "vrrp_sync_group %q: track_process %q weight %d cleared: a member has priority 255", g.Name, r.Name, r.Weight)
-					r.Weight = 0
-				}
-			}
+			unweigh("track_script", g.TrackScripts)
+			unweigh("track_file", g.TrackFiles)
+			unweigh("track_process", g.TrackProcesses)
 			for i := range g.TrackInterfaces {
 				if t := &g.TrackInterfaces[i]; t.Weight != 0 {
 					p.warnf(t.Pos, "vrrp_sync_group %q: track_interface %s weight %d cleared: a member has priority 255", g.Name, t.Name, t.Weight)

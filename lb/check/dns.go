@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -65,11 +64,7 @@ func (c *DNSCheck) Probe(ctx context.Context) Result {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	d := &net.Dialer{}
-	if c.BindTo.IsValid() {
-		d.LocalAddr = &net.UDPAddr{IP: c.BindTo.AsSlice(), Zone: c.BindTo.Zone()}
-	}
-	conn, err := d.DialContext(ctx, "udp", c.Addr.String())
+	conn, err := dialer("udp", c.BindTo, c.Timeout).DialContext(ctx, "udp", c.Addr.String())
 	if err != nil {
 		return fail(start, errDetail(err))
 	}

@@ -171,7 +171,7 @@ func (c *HTTPCheck) request(u config.URL) string {
 func (c *HTTPCheck) get(ctx context.Context, u config.URL, re *regexp.Regexp) (string, bool) {
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	conn, err := dialer(c.BindTo, c.Timeout).DialContext(ctx, "tcp", c.Addr.String())
+	conn, err := dialer("tcp", c.BindTo, c.Timeout).DialContext(ctx, "tcp", c.Addr.String())
 	if err != nil {
 		return errDetail(err), false
 	}

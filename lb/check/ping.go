@@ -55,11 +55,7 @@ func filler(n int) []byte {
 // Probe implements Prober.
 func (c *PingCheck) Probe(ctx context.Context) Result {
 	start := time.Now()
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultConnectTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout(c.Timeout))
 	defer cancel()
 	dst := c.Addr.Unmap()
 	listen := c.listen

@@ -30,11 +30,7 @@ const smtpLineMax = 511
 // Probe implements Prober.
 func (c *SMTPCheck) Probe(ctx context.Context) Result {
 	start := time.Now()
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultConnectTimeout
-	}
-	conn, err := dialer(c.BindTo, timeout).DialContext(ctx, "tcp", c.Addr.String())
+	conn, err := dialer("tcp", c.BindTo, c.Timeout).DialContext(ctx, "tcp", c.Addr.String())
 	if err != nil {
 		return fail(start, errDetail(err))
 	}
@@ -52,7 +48,7 @@ func (c *SMTPCheck) Probe(ctx context.Context) Result {
 		{"QUIT\r\n", 0, "QUIT reply"},
 	}
 	for _, s := range steps {
-		_ = conn.SetDeadline(time.Now().Add(timeout))
+		_ = conn.SetDeadline(time.Now().Add(connectTimeout(c.Timeout)))
 		if s.send != "" {
 			if _, err := conn.Write([]byte(s.send)); err != nil {
 				return fail(start, errDetail(err))

@@ -25,7 +25,7 @@ var _ Prober = (*TCPCheck)(nil)
 // Probe implements Prober.
 func (c *TCPCheck) Probe(ctx context.Context) Result {
 	start := time.Now()
-	conn, err := dialer(c.BindTo, c.Timeout).DialContext(ctx, "tcp", c.Addr.String())
+	conn, err := dialer("tcp", c.BindTo, c.Timeout).DialContext(ctx, "tcp", c.Addr.String())
 	if err != nil {
 		return fail(start, errDetail(err))
 	}
@@ -33,13 +33,24 @@ func (c *TCPCheck) Probe(ctx context.Context) Result {
 	return success(start, "connected")
 }
 
-func dialer(bind netip.Addr, timeout time.Duration) *net.Dialer {
-	if timeout <= 0 {
-		timeout = DefaultConnectTimeout
+// connectTimeout is connect_timeout, or keepalived's default when unset.
+func connectTimeout(t time.Duration) time.Duration {
+	if t <= 0 {
+		return DefaultConnectTimeout
 	}
-	d := &net.Dialer{Timeout: timeout}
+	return t
+}
+
+// dialer dials network ("tcp" or "udp") from bindto, when set, within the
+// connect timeout.
+func dialer(network string, bind netip.Addr, timeout time.Duration) *net.Dialer {
+	d := &net.Dialer{Timeout: connectTimeout(timeout)}
 	if bind.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: bind.AsSlice(), Zone: bind.Zone()}
+		if network == "udp" {
+			d.LocalAddr = &net.UDPAddr{IP: bind.AsSlice(), Zone: bind.Zone()}
+		} else {
+			d.LocalAddr = &net.TCPAddr{IP: bind.AsSlice(), Zone: bind.Zone()}
+		}
 	}
 	return d
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"time"
@@ -33,17 +32,9 @@ var _ Prober = (*UDPCheck)(nil)
 // Probe implements Prober.
 func (c *UDPCheck) Probe(ctx context.Context) Result {
 	start := time.Now()
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultConnectTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout(c.Timeout))
 	defer cancel()
-	d := &net.Dialer{}
-	if c.BindTo.IsValid() {
-		d.LocalAddr = &net.UDPAddr{IP: c.BindTo.AsSlice(), Zone: c.BindTo.Zone()}
-	}
-	conn, err := d.DialContext(ctx, "udp", c.Addr.String())
+	conn, err := dialer("udp", c.BindTo, c.Timeout).DialContext(ctx, "udp", c.Addr.String())
 	if err != nil {
 		return fail(start, errDetail(err))
 	}
